@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine: `make demo` (set up + run the main job) and `make test`.
+# Set-up follows the verified recipe: PyPI torch + torchvision first, then sam2 built against
+# them without build isolation (its CUDA extension is skipped), then this package.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch torchvision
+	SAM2_BUILD_CUDA=0 $(PY) -m pip install -q --no-build-isolation sam2==1.1.0
+	$(PY) -m pip install -q -e ".[dev]"
+	# supervision pulls opencv-python, which shadows the contrib build's cv2 (CSRT/KCF trackers)
+	$(PY) -m pip install -q --force-reinstall --no-deps opencv-contrib-python-headless
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sam2e demo --out outputs/demo
+
+test: $(STAMP)
+	$(PY) -m ruff check sam2_enhanced scripts tests
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check sam2_enhanced scripts tests
+	$(PY) -m ruff format --check sam2_enhanced scripts tests
+
+format: $(STAMP)
+	$(PY) -m ruff format sam2_enhanced scripts tests
+	$(PY) -m ruff check --fix sam2_enhanced scripts tests
+
+bench: $(STAMP)
+	$(PY) scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""Builders: the only place that sees the whole :class:`ModelConfig`."""
+
+from __future__ import annotations
+
+from transformers import Dinov2Model
+
+from sam2_enhanced.config import ModelConfig
+from sam2_enhanced.modeling.detection_head import DetectionHead, SmallObjectRefinementHead
+from sam2_enhanced.modeling.detr_decoder import DetrDecoder
+from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, build_dinov2_config
+from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention
+from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
+from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
+from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
+
+
+def build_vit(cfg: ModelConfig) -> Dinov2Model:
+    """DINOv2 ViT: real weights from ``encoder.pretrained`` when set, else random init."""
+    enc = cfg.encoder
+    if enc.pretrained:
+        from sam2_enhanced.weights import load_pretrained_dinov2
+
+        return load_pretrained_dinov2(enc.pretrained, image_size=enc.image_size)
+    return Dinov2Model(
+        build_dinov2_config(
+            image_size=enc.image_size,
+            patch_size=enc.patch_size,
+            hidden_size=enc.hidden_size,
+            num_layers=enc.num_layers,
+            num_heads=enc.num_heads,
+            mlp_ratio=enc.mlp_ratio,
+        )
+    )
+
+
+def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
+    """Build an (untrained unless ``encoder.pretrained``) model from its config."""
+    d_model = cfg.d_model
+    grid = cfg.encoder.grid_size
+    mem_dim = cfg.memory_encoder.mem_dim
+    attn = cfg.memory_attention
+    model = SAM2EnhancedBase(
+        encoder=DINOv2Encoder(
+            vit=build_vit(cfg),
+            image_size=cfg.encoder.image_size,
+            d_model=d_model,
+            highres_dim=cfg.encoder.highres_dim,
+            pixel_mean=cfg.encoder.pixel_mean,
+            pixel_std=cfg.encoder.pixel_std,
+        ),
+        memory_attention=EnhancedMemoryAttention(
+            d_model=d_model,
+            mem_dim=mem_dim,
+            grid_size=grid,
+            num_layers=attn.num_layers,
+            num_heads=attn.num_heads,
+            dim_feedforward=attn.dim_feedforward,
+            dropout=attn.dropout,
+            rope_theta=attn.rope_theta,
+            ptr_time_scale=cfg.memory_bank.max_obj_ptrs,
+        ),
+        detr_decoder=DetrDecoder(
+            d_model=d_model,
+            num_queries=cfg.decoder.num_queries,
+            num_layers=cfg.decoder.num_layers,
+            num_heads=cfg.decoder.num_heads,
+            dim_feedforward=cfg.decoder.dim_feedforward,
+            dropout=cfg.decoder.dropout,
+        ),
+        detection_head=DetectionHead(d_model=d_model, num_classes=cfg.heads.num_classes),
+        refinement_head=SmallObjectRefinementHead(
+            d_model=d_model,
+            feature_dim=d_model,
+            image_size=cfg.encoder.image_size,
+            small_object_size=cfg.heads.small_object_size,
+            grid=cfg.heads.refine_grid,
+            hidden_dim=cfg.heads.refine_hidden_dim,
+        ),
+        mask_head=SamMaskHead(
+            d_model=d_model,
+            grid_size=grid,
+            image_size=cfg.encoder.image_size,
+            num_layers=cfg.mask_decoder.num_layers,
+            num_heads=cfg.mask_decoder.num_heads,
+            mlp_dim=cfg.mask_decoder.mlp_dim,
+            num_multimask_outputs=cfg.mask_decoder.num_multimask_outputs,
+            iou_head_hidden_dim=cfg.mask_decoder.iou_head_hidden_dim,
+        ),
+        memory_encoder=EnhancedMemoryEncoder(
+            d_model=d_model,
+            mem_dim=mem_dim,
+            num_classes=cfg.heads.num_classes,
+            num_fuser_layers=cfg.memory_encoder.num_fuser_layers,
+            mask_stride=4,
+        ),
+        num_det_tokens=cfg.memory_encoder.num_det_tokens,
+        det_token_threshold=cfg.memory_encoder.det_token_threshold,
+    )
+    model.config = cfg
+    return model
+
+
+def build_predictor(cfg: ModelConfig, device: str | None = None):
+    """An untrained :class:`SAM2EnhancedVideoPredictor` from a config."""
+    from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
+
+    return SAM2EnhancedVideoPredictor(build_model(cfg), device=device)

@@ -1,0 +1,311 @@
+"""Configuration dataclasses, one per component, nested in :class:`ModelConfig`.
+
+YAML presets in ``configs/`` are plain serialized dataclasses (no import paths). Unknown keys and
+values of the wrong type raise ``ValueError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+T = TypeVar("T")
+
+
+@dataclass
+class EncoderConfig:
+    """DINOv2 backbone (``transformers.Dinov2Model``) and its multi-scale neck."""
+
+    image_size: int = 112  # square model input side in pixels; a multiple of patch_size
+    patch_size: int = 14  # ViT patch side in pixels (DINOv2 uses 14)
+    hidden_size: int = 384  # ViT width (ViT-S/14: 384, ViT-B/14: 768)
+    num_layers: int = 12  # ViT depth
+    num_heads: int = 6  # ViT attention heads
+    mlp_ratio: int = 4  # ViT MLP width / hidden_size
+    pretrained: str | None = None  # HF repo id or folder of real DINOv2 weights, loaded at build
+    neck_dim: int = 256  # channels of the neck outputs (the model width d_model)
+    highres_dim: int = 32  # channels of the raw-pixel convolutional branch for tiny objects
+    pixel_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # RGB mean in [0, 1]
+    pixel_std: tuple[float, float, float] = (0.229, 0.224, 0.225)  # RGB std in [0, 1]
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"encoder.image_size must be a multiple of encoder.patch_size "
+                f"({self.patch_size}), got {self.image_size}"
+            )
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"encoder.hidden_size ({self.hidden_size}) must be divisible by "
+                f"encoder.num_heads ({self.num_heads})"
+            )
+        if self.neck_dim % 8:
+            raise ValueError(f"encoder.neck_dim must be a multiple of 8, got {self.neck_dim}")
+
+    @property
+    def grid_size(self) -> int:
+        """Side of the patch-token grid (the stride-16 level in SAM 2's terms)."""
+        return self.image_size // self.patch_size
+
+
+@dataclass
+class MemoryAttentionConfig:
+    """Enhanced memory attention built from ``sam2``'s RoPE memory-attention layers."""
+
+    num_layers: int = 4  # stacked self-attn + cross-attn layers
+    num_heads: int = 1  # attention heads (SAM 2 uses 1)
+    dim_feedforward: int = 2048  # MLP width inside each layer
+    dropout: float = 0.1  # dropout in attention and MLP
+    rope_theta: float = 10000.0  # RoPE base frequency
+
+
+@dataclass
+class DecoderConfig:
+    """DETR transformer decoder with learned object queries."""
+
+    num_queries: int = 50  # learned object queries (max detections per frame)
+    num_layers: int = 6  # decoder layers; each yields auxiliary outputs
+    num_heads: int = 8  # attention heads
+    dim_feedforward: int = 1024  # MLP width
+    dropout: float = 0.1  # dropout inside the decoder
+
+
+@dataclass
+class HeadsConfig:
+    """Detection head and small-object refinement head."""
+
+    num_classes: int = 4  # object classes (sigmoid focal logits, no background class)
+    small_object_size: float = 32.0  # boxes below this side (model-input pixels) get refined
+    refine_grid: int = 4  # samples per side taken inside a box from the high-res map
+    refine_hidden_dim: int = 128  # width of the refinement MLP
+
+
+@dataclass
+class MaskDecoderConfig:
+    """SAM 2 prompt encoder + two-way-transformer mask decoder (from the ``sam2`` package)."""
+
+    num_layers: int = 2  # two-way transformer depth
+    num_heads: int = 8  # two-way transformer heads
+    mlp_dim: int = 2048  # two-way transformer MLP width
+    num_multimask_outputs: int = 3  # candidate masks for ambiguous prompts
+    iou_head_hidden_dim: int = 256  # width of the IoU prediction head
+
+
+@dataclass
+class MemoryEncoderConfig:
+    """Mask memory (SAM 2 style) plus detection memory tokens."""
+
+    mem_dim: int = 64  # channels of stored memories (SAM 2 uses 64)
+    num_fuser_layers: int = 2  # ConvNeXt blocks fusing mask and pixel features
+    num_det_tokens: int = 8  # detections turned into memory tokens per frame (top scores)
+    det_token_threshold: float = 0.3  # minimum detection probability for a memory token
+
+
+@dataclass
+class MemoryBankConfig:
+    """Which frames become memories, how long they stay, and how they are stored."""
+
+    max_cond_frames: int = 2  # prompted (conditioning) frames kept per object
+    max_recent_frames: int = 3  # most recent frames kept per object (SAM 2's FIFO)
+    max_keyframes: int = 2  # significant frames kept per object
+    significance: str = "feature_change"  # signal from significance.py scoring a candidate
+    keyframe_policy: str = "topk"  # "fixed", "adaptive" or "topk" (rolling buffer of the K best)
+    keyframe_threshold: float = 0.1  # threshold of the fixed policy / std multiplier (adaptive)
+    max_obj_ptrs: int = 8  # object pointers kept per object
+    spatial_downsample: int = 1  # store memories at 1/k resolution (1 = off)
+    channel_rank: int = 0  # keep this many PCA channels per memory (0 = off)
+    storage_dtype: str = "float16"  # "float32", "float16" or "bfloat16"
+    num_scene_frames: int = 4  # frames of detection memory tokens kept for the detector
+
+    def __post_init__(self) -> None:
+        if self.max_cond_frames < 1:
+            raise ValueError(
+                f"memory_bank.max_cond_frames must be >= 1, got {self.max_cond_frames}"
+            )
+        if self.keyframe_policy not in ("fixed", "adaptive", "topk"):
+            raise ValueError(
+                "memory_bank.keyframe_policy must be 'fixed', 'adaptive' or 'topk', "
+                f"got {self.keyframe_policy!r}"
+            )
+        if self.storage_dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError(
+                "memory_bank.storage_dtype must be 'float32', 'float16' or 'bfloat16', "
+                f"got {self.storage_dtype!r}"
+            )
+        if self.spatial_downsample < 1:
+            raise ValueError(
+                f"memory_bank.spatial_downsample must be >= 1, got {self.spatial_downsample}"
+            )
+
+
+@dataclass
+class TrackerConfig:
+    """Association of detections with tracks (tracker ids), with and without prompts."""
+
+    det_threshold: float = 0.5  # detection probability to report a detection / start a track
+    match_iou: float = 0.2  # minimum IoU for a detection to continue a track
+    embedding_weight: float = 0.3  # weight of appearance distance against 1 - IoU in the cost
+    max_lost_frames: int = 15  # frames an unmatched track is kept alive (occlusion)
+    min_hits: int = 2  # matched frames before a new track is reported
+
+
+@dataclass
+class ModelConfig:
+    """The whole model; only ``build.py`` sees all of it."""
+
+    name: str = "custom"  # preset name, stored with checkpoints
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    memory_attention: MemoryAttentionConfig = field(default_factory=MemoryAttentionConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+    mask_decoder: MaskDecoderConfig = field(default_factory=MaskDecoderConfig)
+    memory_encoder: MemoryEncoderConfig = field(default_factory=MemoryEncoderConfig)
+    memory_bank: MemoryBankConfig = field(default_factory=MemoryBankConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    def __post_init__(self) -> None:
+        d_model = self.encoder.neck_dim
+        for key, heads in (
+            ("memory_attention.num_heads", self.memory_attention.num_heads),
+            ("decoder.num_heads", self.decoder.num_heads),
+            ("mask_decoder.num_heads", self.mask_decoder.num_heads),
+        ):
+            if d_model % heads:
+                raise ValueError(f"{key} ({heads}) must divide encoder.neck_dim ({d_model})")
+        if self.memory_encoder.mem_dim > d_model:
+            raise ValueError(
+                f"memory_encoder.mem_dim ({self.memory_encoder.mem_dim}) must be <= "
+                f"encoder.neck_dim ({d_model})"
+            )
+        if d_model % self.memory_encoder.mem_dim:
+            raise ValueError(
+                f"encoder.neck_dim ({d_model}) must be a multiple of memory_encoder.mem_dim "
+                f"({self.memory_encoder.mem_dim}): object pointers are split into mem_dim tokens"
+            )
+
+    @property
+    def d_model(self) -> int:
+        """Width shared by the neck, memory attention, DETR decoder and SAM 2 decoder."""
+        return self.encoder.neck_dim
+
+
+def _check_type(key: str, value: Any, annotation: Any) -> Any:
+    """Return ``value`` converted to ``annotation`` or raise ``ValueError`` naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(key, value, option)
+            except ValueError as err:
+                errors.append(str(err))
+        raise ValueError(errors[0])
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ValueError(
+                f"config key {key!r} expects a list of {len(args)} values, got {value!r}"
+            )
+        return tuple(_check_type(key, v, a) for v, a in zip(value, args, strict=True))
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ValueError(f"config key {key!r} expects a mapping, got {type(value).__name__}")
+        return from_dict(annotation, value, prefix=f"{key}.")
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool):
+        if type(value) is not annotation:
+            raise ValueError(
+                f"config key {key!r} expects {annotation.__name__}, "
+                f"got {type(value).__name__} {value!r}"
+            )
+        return value
+    raise TypeError(f"unsupported config annotation {annotation!r} for {key!r}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a nested dict, validating keys and value types.
+
+    Raises:
+        ValueError: on an unknown key (named with its dotted path) or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown config key {prefix}{unknown[0]!r}; valid keys here: {sorted(names)}"
+        )
+    kwargs = {k: _check_type(f"{prefix}{k}", v, hints[k]) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Serialize a config dataclass into plain YAML-friendly types (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def available_configs() -> list[str]:
+    """Names of the bundled presets in ``configs/``."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """Map a preset name (``"tiny"``) or a YAML path to an existing file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+        return path
+    preset = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not preset.is_file():
+        raise FileNotFoundError(
+            f"no config preset named {str(name_or_path)!r}; "
+            f"available: {available_configs()} or a path to a .yaml file"
+        )
+    return preset
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, with a clear error for anything else."""
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(name_or_path: str | Path) -> ModelConfig:
+    """Load a :class:`ModelConfig` from a preset name or a YAML file.
+
+    A YAML file may hold the model keys at top level or under a ``model:`` section (training
+    configs keep ``train:`` beside it).
+    """
+    path = resolve_config_path(name_or_path)
+    data = read_yaml(path)
+    if "model" in data:
+        data = data["model"]
+    cfg = from_dict(ModelConfig, data)
+    if cfg.name == "custom":
+        cfg.name = path.stem
+    return cfg

@@ -1,0 +1,1 @@
+"""Model components of sam2-enhanced, one concern per module."""

@@ -1,0 +1,318 @@
+"""``SAM2EnhancedBase``: the whole per-frame loop for one frame.
+
+frame -> DINOv2 encoder -> (a) detection branch: memory attention over scene detection tokens ->
+DETR decoder -> detection head -> small-object refinement; (b) object branch: memory attention
+over each object's memories -> SAM 2 mask decoder -> masks, pointer, occlusion score; then the
+enhanced memory encoder turns masks, boxes and patch embeddings into the memories that the next
+frame reads (through the memory bank, which decides what to keep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from sam2_enhanced.box_ops import box_iou, cxcywh_to_xyxy, masks_to_boxes_xyxy, xyxy_to_cxcywh
+from sam2_enhanced.modeling.detection_head import (
+    DetectionHead,
+    DetectionOutput,
+    SmallObjectRefinementHead,
+)
+from sam2_enhanced.modeling.detr_decoder import DetrDecoder
+from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, EncoderOutput
+from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention, MemoryTokens
+from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
+from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput, SamMaskHead
+
+
+class ObjectMemoryView(Protocol):
+    """What the model reads of one object's memory (``memory_bank.MemoryReadout`` fits)."""
+
+    features: Tensor  # (S, mem_dim, g, g)
+    frame_offsets: Tensor  # (S,)
+    is_cond: Tensor  # (S,) bool
+    obj_ptrs: Tensor  # (P, d)
+    ptr_offsets: Tensor  # (P,)
+    det_tokens: Tensor  # (K, mem_dim)
+
+
+@dataclass
+class ObjectPrompts:
+    """Prompts of O objects on one frame, in model-input pixels."""
+
+    point_coords: Tensor  # (O, P, 2) x, y; rows without points hold one padding point
+    point_labels: Tensor  # (O, P) int32: 1 pos, 0 neg, 2/3 box corners, -1 padding
+    mask_inputs: Tensor | None = None  # (O, 1, 4g, 4g) in [0, 1]
+    has_mask: Tensor | None = None  # (O,) bool, rows of mask_inputs that are real prompts
+
+    @classmethod
+    def none(cls, num_objects: int, device: torch.device) -> ObjectPrompts:
+        """No prompt for any object (tracking from memory)."""
+        return cls(
+            point_coords=torch.zeros(num_objects, 1, 2, device=device),
+            point_labels=-torch.ones(num_objects, 1, dtype=torch.int32, device=device),
+        )
+
+    @property
+    def is_prompted(self) -> Tensor:
+        """(O,) bool: object has a click, box or mask on this frame."""
+        prompted = (self.point_labels >= 0).any(dim=1)
+        if self.has_mask is not None:
+            prompted = prompted | self.has_mask
+        return prompted
+
+
+@dataclass
+class FrameMemory:
+    """New memories made from one frame, before the bank decides what to keep."""
+
+    mask_features: Tensor  # (O, mem_dim, g, g) spatial memory of each object
+    obj_ptrs: Tensor  # (O, d) object pointers
+    object_tokens: Tensor  # (O, 1, mem_dim) detection memory token of each object's box
+    object_visible: Tensor  # (O,) bool, object judged visible (its token is meaningful)
+    scene_tokens: Tensor  # (K, mem_dim) tokens of the frame's confident detections
+
+
+@dataclass
+class TrackStepOutput:
+    """Everything one frame produces."""
+
+    masks: MaskHeadOutput | None  # per-object masks (None when no object is tracked)
+    detections: DetectionOutput  # B = 1
+    memory: FrameMemory | None  # None when ``encode_memory=False``
+
+
+class SAM2EnhancedBase(nn.Module):
+    """Composes the components; each is injected (see ``build.build_model``)."""
+
+    def __init__(
+        self,
+        *,
+        encoder: DINOv2Encoder,
+        memory_attention: EnhancedMemoryAttention,
+        detr_decoder: DetrDecoder,
+        detection_head: DetectionHead,
+        refinement_head: SmallObjectRefinementHead,
+        mask_head: SamMaskHead,
+        memory_encoder: EnhancedMemoryEncoder,
+        num_det_tokens: int,
+        det_token_threshold: float,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.memory_attention = memory_attention
+        self.detr_decoder = detr_decoder
+        self.detection_head = detection_head
+        self.refinement_head = refinement_head
+        self.mask_head = mask_head
+        self.memory_encoder = memory_encoder
+        self.num_det_tokens = num_det_tokens
+        self.det_token_threshold = det_token_threshold
+
+    @property
+    def image_size(self) -> int:
+        return self.encoder.image_size
+
+    @property
+    def mask_size(self) -> int:
+        """Side of mask logits and mask prompts (4x the token grid)."""
+        return self.mask_head.mask_input_size[0]
+
+    def encode_image(self, images: Tensor) -> EncoderOutput:
+        """(B, 3, S, S) RGB in [0, 1] -> multi-scale features."""
+        return self.encoder(images)
+
+    def memory_pos(self, num_memories: int, like: Tensor) -> Tensor:
+        """Sine position encoding of ``num_memories`` spatial memories: (S, mem_dim, g, g)."""
+        pos = self.memory_encoder.mask_memory.position_encoding(like[:1])  # (1, mem_dim, g, g)
+        return pos.expand(num_memories, -1, -1, -1)
+
+    def memory_tokens(self, memory: ObjectMemoryView | None) -> MemoryTokens | None:
+        """Flatten one object's memory readout (None: no memory yet)."""
+        if memory is None:
+            return None
+        return self.memory_attention.build_memory(
+            features=memory.features,
+            feature_pos=self.memory_pos(memory.features.shape[0], memory.features),
+            frame_offsets=memory.frame_offsets,
+            is_cond=memory.is_cond,
+            obj_ptrs=memory.obj_ptrs,
+            ptr_offsets=memory.ptr_offsets,
+            det_tokens=memory.det_tokens,
+        )
+
+    def scene_memory_tokens(self, scene_tokens: Tensor | None) -> MemoryTokens | None:
+        """Detection tokens of past frames as a memory without spatial part."""
+        if scene_tokens is None or scene_tokens.shape[0] == 0:
+            return None
+        mem_dim = scene_tokens.shape[1]
+        empty = scene_tokens.new_zeros(0, mem_dim, 1, 1)
+        return self.memory_attention.build_memory(
+            features=empty,
+            feature_pos=empty,
+            frame_offsets=torch.zeros(0, dtype=torch.long, device=scene_tokens.device),
+            is_cond=torch.zeros(0, dtype=torch.bool, device=scene_tokens.device),
+            obj_ptrs=scene_tokens.new_zeros(0, self.memory_attention.d_model),
+            ptr_offsets=scene_tokens.new_zeros(0),
+            det_tokens=scene_tokens,
+        )
+
+    def detect(self, frame: EncoderOutput, scene_tokens: Tensor | None) -> DetectionOutput:
+        """Object-agnostic detections of one frame (B = 1) conditioned on scene memory."""
+        features = self.memory_attention(
+            frame.features, frame.pos, self.scene_memory_tokens(scene_tokens)
+        )
+        states = self.detr_decoder(features, frame.pos)  # (L, 1, N, d)
+        class_logits, boxes = self.detection_head(states)
+        refined_logits, refined_boxes = self.refinement_head(
+            states[-1], class_logits[-1], boxes[-1], frame.fpn_s0
+        )
+        return DetectionOutput(
+            class_logits=class_logits,
+            boxes_cxcywh=boxes,
+            refined_logits=refined_logits,
+            refined_boxes_cxcywh=refined_boxes,
+            query_states=states[-1],
+        )
+
+    def segment(
+        self,
+        frame: EncoderOutput,
+        prompts: ObjectPrompts,
+        memories: list[ObjectMemoryView | None],
+        multimask_output: bool,
+    ) -> MaskHeadOutput:
+        """Masks of O objects on one frame, each conditioned on its own memory."""
+        conditioned = torch.cat(
+            [
+                self.memory_attention(frame.features, frame.pos, self.memory_tokens(memory))
+                for memory in memories
+            ]
+        )  # (O, d, g, g)
+        num_objects = conditioned.shape[0]
+        has_mask = prompts.has_mask
+        if has_mask is None:
+            has_mask = torch.zeros(num_objects, dtype=torch.bool, device=conditioned.device)
+        return self.mask_head(
+            features=conditioned,
+            fpn_s1=frame.fpn_s1.expand(num_objects, -1, -1, -1),
+            fpn_s0=frame.fpn_s0.expand(num_objects, -1, -1, -1),
+            point_coords=prompts.point_coords,
+            point_labels=prompts.point_labels,
+            mask_inputs=prompts.mask_inputs,
+            has_mask=has_mask,
+            multimask_output=multimask_output,
+        )
+
+    def object_boxes(self, mask_logits: Tensor) -> Tensor:
+        """(O, 1, m, m) mask logits -> (O, 4) normalized cxcywh of the mask's tight box.
+
+        Empty masks give a zero-size box at the image centre.
+        """
+        boxes_xyxy = masks_to_boxes_xyxy(mask_logits[:, 0] > 0) / mask_logits.shape[-1]
+        empty = torch.isnan(boxes_xyxy).any(dim=1, keepdim=True)
+        boxes_xyxy = torch.where(empty, boxes_xyxy.new_tensor([0.5, 0.5, 0.5, 0.5]), boxes_xyxy)
+        return xyxy_to_cxcywh(boxes_xyxy)
+
+    def encode_memory(
+        self,
+        frame: EncoderOutput,
+        masks: MaskHeadOutput | None,
+        detections: DetectionOutput,
+        is_prompted: Tensor,
+    ) -> FrameMemory:
+        """Memories of one frame: per-object mask memory and box token, scene tokens.
+
+        Args:
+            frame: the frame's encoder output (B = 1).
+            masks: per-object mask outputs (None when no object is tracked).
+            detections: the frame's detections.
+            is_prompted: (O,) bool, prompted objects get a binarized mask memory (as SAM 2).
+        """
+        det_boxes = detections.refined_boxes_cxcywh[0].detach()  # (N, 4)
+        det_probs = detections.refined_logits[0].detach().sigmoid()  # (N, C)
+        scores = det_probs.amax(dim=-1)
+        keep = scores.topk(min(self.num_det_tokens, scores.shape[0])).indices
+        keep = keep[scores[keep] >= self.det_token_threshold]
+        scene_tokens = self.memory_encoder.det_tokens(
+            frame.features, det_boxes[keep][None], det_probs[keep][None]
+        )[0]  # (K, mem_dim)
+        mem_dim = scene_tokens.shape[-1]
+        if masks is None:
+            empty = frame.features.new_zeros(0, mem_dim, *frame.features.shape[-2:])
+            return FrameMemory(
+                mask_features=empty,
+                obj_ptrs=frame.features.new_zeros(0, frame.features.shape[1]),
+                object_tokens=frame.features.new_zeros(0, 1, mem_dim),
+                object_visible=torch.zeros(0, dtype=torch.bool, device=frame.features.device),
+                scene_tokens=scene_tokens,
+            )
+        num_objects = masks.mask_logits.shape[0]
+        features = frame.features.expand(num_objects, -1, -1, -1)
+        mask_memory = self.memory_encoder.encode_masks(
+            features, masks.mask_logits, masks.object_score_logits, is_prompted
+        )
+        obj_boxes = self.object_boxes(masks.mask_logits.detach())  # (O, 4)
+        iou, _ = box_iou(cxcywh_to_xyxy(obj_boxes), cxcywh_to_xyxy(det_boxes))  # (O, N)
+        best = iou.argmax(dim=1) if iou.shape[1] else None
+        obj_probs = (
+            det_probs[best] * (iou.amax(dim=1, keepdim=True) > 0.3)
+            if best is not None
+            else det_probs.new_zeros(num_objects, det_probs.shape[1])
+        )  # (O, C): class of the best-overlapping detection, zeros when none overlaps
+        object_tokens = self.memory_encoder.det_tokens(
+            features, obj_boxes[:, None], obj_probs[:, None]
+        )  # (O, 1, mem_dim)
+        return FrameMemory(
+            mask_features=mask_memory.features,
+            obj_ptrs=masks.obj_ptr,
+            object_tokens=object_tokens,
+            object_visible=masks.object_score_logits[:, 0] > 0,
+            scene_tokens=scene_tokens,
+        )
+
+    def track_step(
+        self,
+        frame: EncoderOutput,
+        prompts: ObjectPrompts | None,
+        memories: list[ObjectMemoryView | None],
+        scene_tokens: Tensor | None,
+        multimask_output: bool = False,
+        encode_memory: bool = True,
+    ) -> TrackStepOutput:
+        """Run one frame.
+
+        Args:
+            frame: encoder output of the frame (B = 1), from :meth:`encode_image`.
+            prompts: prompts of the O tracked objects on this frame (None: none prompted).
+            memories: one memory readout per tracked object (None where it has no memory yet);
+                its length is the number of objects O (0 for detection only).
+            scene_tokens: (K, mem_dim) detection tokens of past frames, or None.
+            multimask_output: return SAM's 3 candidate masks (single ambiguous click).
+            encode_memory: also build this frame's memories.
+        """
+        if frame.features.shape[0] != 1:
+            raise ValueError(
+                f"track_step takes one frame, got a batch of {frame.features.shape[0]}"
+            )
+        detections = self.detect(frame, scene_tokens)
+        num_objects = len(memories)
+        masks = None
+        is_prompted = torch.zeros(num_objects, dtype=torch.bool, device=frame.features.device)
+        if num_objects:
+            if prompts is None:
+                prompts = ObjectPrompts.none(num_objects, frame.features.device)
+            if prompts.point_coords.shape[0] != num_objects:
+                raise ValueError(
+                    f"got prompts for {prompts.point_coords.shape[0]} objects but "
+                    f"{num_objects} memories; pass one memory (or None) per object"
+                )
+            masks = self.segment(frame, prompts, memories, multimask_output)
+            is_prompted = prompts.is_prompted
+        memory = (
+            self.encode_memory(frame, masks, detections, is_prompted) if encode_memory else None
+        )
+        return TrackStepOutput(masks=masks, detections=detections, memory=memory)
