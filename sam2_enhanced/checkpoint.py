@@ -1,0 +1,87 @@
+"""Save and load models as a folder: ``config.yaml`` + ``model.safetensors``.
+
+Every checkpoint stores the config that built it, so loading rebuilds exactly the saved model.
+A folder can also be a Hugging Face Hub repo id (fetched with ``huggingface_hub`` when online).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from sam2_enhanced.build import build_model
+from sam2_enhanced.config import ModelConfig, from_dict, read_yaml, to_dict
+from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.yaml"
+WEIGHTS_NAME = "model.safetensors"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "checkpoints" / "default"
+
+
+def save_pretrained(model: SAM2EnhancedBase, directory: str | Path) -> Path:
+    """Write ``config.yaml`` and ``model.safetensors`` into ``directory`` (created)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_NAME).write_text(yaml.safe_dump(to_dict(model.config), sort_keys=False))
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    return directory
+
+
+def resolve_pretrained(name_or_path: str | Path | None) -> Path:
+    """Folder holding a checkpoint: the bundled default, a local folder, or a Hub repo id."""
+    if name_or_path is None:
+        if not (DEFAULT_MODEL_DIR / WEIGHTS_NAME).is_file():
+            raise FileNotFoundError(
+                f"the bundled default model is missing from {DEFAULT_MODEL_DIR}; reinstall "
+                "sam2-enhanced or pass a checkpoint folder to from_pretrained(...)"
+            )
+        return DEFAULT_MODEL_DIR
+    path = Path(name_or_path)
+    if path.exists():
+        if not (path / WEIGHTS_NAME).is_file() or not (path / CONFIG_NAME).is_file():
+            raise FileNotFoundError(
+                f"{path} is not a sam2-enhanced checkpoint folder: expected {CONFIG_NAME} and "
+                f"{WEIGHTS_NAME} inside (write one with save_pretrained)"
+            )
+        return path
+    name = str(name_or_path)
+    if name.count("/") != 1 or name.startswith((".", "/")):
+        raise FileNotFoundError(
+            f"no checkpoint folder at {name!r}, and it is not a Hugging Face Hub repo id "
+            "of the form 'owner/name'"
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=name, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
+    except Exception as err:  # offline, unknown repo, auth: all reported the same way
+        raise FileNotFoundError(
+            f"could not fetch {name!r} from the Hugging Face Hub ({type(err).__name__}: {err}); "
+            "pass a local checkpoint folder instead"
+        ) from err
+
+
+def load_pretrained(
+    name_or_path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> SAM2EnhancedBase:
+    """Rebuild the saved model from its config and load its weights strictly."""
+    directory = resolve_pretrained(name_or_path)
+    cfg = from_dict(ModelConfig, read_yaml(directory / CONFIG_NAME))
+    model = build_model(cfg)
+    state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"checkpoint {directory} does not match its config: "
+            f"missing keys {result.missing_keys[:10]}, "
+            f"unexpected keys {result.unexpected_keys[:10]}"
+        )
+    logger.info("loaded %s model from %s", cfg.name, directory)
+    return model.to(device).eval()
