@@ -68,6 +68,23 @@ def resolve_pretrained(name_or_path: str | Path | None) -> Path:
         ) from err
 
 
+def check_state_dict(expected: dict, given: dict, source: str) -> None:
+    """Raise ``ValueError`` listing missing, unexpected and wrongly shaped keys, if any."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mismatched = sorted(
+        f"{k}: {tuple(given[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in set(expected) & set(given)
+        if given[k].shape != expected[k].shape
+    )
+    if missing or unexpected or mismatched:
+        raise ValueError(
+            f"checkpoint {source} does not match its config: missing keys {missing[:10]}, "
+            f"unexpected keys {unexpected[:10]}, shape mismatches (checkpoint vs model) "
+            f"{mismatched[:10]}"
+        )
+
+
 def load_pretrained(
     name_or_path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> SAM2EnhancedBase:
@@ -76,12 +93,7 @@ def load_pretrained(
     cfg = from_dict(ModelConfig, read_yaml(directory / CONFIG_NAME))
     model = build_model(cfg)
     state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"checkpoint {directory} does not match its config: "
-            f"missing keys {result.missing_keys[:10]}, "
-            f"unexpected keys {result.unexpected_keys[:10]}"
-        )
+    check_state_dict(model.state_dict(), state, source=str(directory))
+    model.load_state_dict(state, strict=True)
     logger.info("loaded %s model from %s", cfg.name, directory)
     return model.to(device).eval()

@@ -247,7 +247,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(
-            f"unknown config key {prefix}{unknown[0]!r}; valid keys here: {sorted(names)}"
+            f"unknown config key '{prefix}{unknown[0]}'; valid keys here: {sorted(names)}"
         )
     kwargs = {k: _check_type(f"{prefix}{k}", v, hints[k]) for k, v in data.items()}
     return cls(**kwargs)

@@ -1,0 +1,17 @@
+"""Shared fixtures: the tiny model is built once per session (CPU, offline)."""
+
+import pytest
+import torch
+
+from sam2_enhanced import build_model, load_config
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    return load_config("tiny")
+
+
+@pytest.fixture()
+def tiny_model(tiny_cfg):
+    torch.manual_seed(0)
+    return build_model(tiny_cfg).eval()
