@@ -1,0 +1,121 @@
+"""Turn one frame's model detections and object masks into a ``supervision.Detections``.
+
+Rows are (1) detector outputs above the threshold, each with the ``tracker_id`` of the prompted
+object it overlaps (and that object's mask) or else of a detection-driven track, and (2) visible
+prompted objects that no detection covered (box from the mask, confidence from the occlusion
+score). Coordinates are video pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+import torch
+from torch import Tensor
+
+from sam2_enhanced.box_ops import denormalize_cxcywh, masks_to_boxes_xyxy
+from sam2_enhanced.modeling.detection_head import DetectionOutput
+from sam2_enhanced.tracking import INVALID, centre_gate, iou_matrix, match_boxes
+from sam2_enhanced.video_state import FrameResult, VideoState
+
+
+def object_matches(
+    object_boxes: np.ndarray, det_boxes: np.ndarray, match_iou: float
+) -> list[tuple[int, int]]:
+    """(object, detection) pairs by Hungarian matching on 1 - IoU, gated like the tracker."""
+    if len(object_boxes) == 0 or len(det_boxes) == 0:
+        return []
+    iou = iou_matrix(object_boxes, det_boxes)
+    gate = (iou >= match_iou) | (centre_gate(object_boxes, det_boxes, factor=0.5) & (iou > 0))
+    return match_boxes(np.where(gate, 1 - iou, INVALID))
+
+
+class DetectionBuilder:
+    """Builds the ``detections`` of one frame output."""
+
+    def __init__(self, *, det_threshold: float, match_iou: float, video_hw: tuple[int, int]):
+        self.det_threshold = det_threshold
+        self.match_iou = match_iou
+        self.video_hw = video_hw
+
+    def detector_rows(self, detections: DetectionOutput) -> tuple[np.ndarray, ...]:
+        """Boxes (N, 4), scores (N,), classes (N,), embeddings (N, d) above the threshold."""
+        probs = detections.refined_logits[0].float().sigmoid()  # (Q, C)
+        scores, labels = probs.max(dim=-1)
+        keep = scores >= self.det_threshold
+        height, width = self.video_hw
+        boxes = denormalize_cxcywh(detections.refined_boxes_cxcywh[0][keep].float(), width, height)
+        boxes = boxes.clamp(min=0).minimum(boxes.new_tensor([width, height, width, height]))
+        return (
+            boxes.cpu().numpy(),
+            scores[keep].cpu().numpy(),
+            labels[keep].cpu().numpy().astype(np.int64),
+            detections.query_states[0][keep].float().cpu().numpy(),
+        )
+
+    def build(
+        self,
+        state: VideoState,
+        detections: DetectionOutput,
+        masks: Tensor,
+        results: list[FrameResult | None],
+        update_tracks: bool,
+    ) -> sv.Detections:
+        """Associate and assemble.
+
+        Args:
+            state: the video state (objects, detection tracker).
+            detections: the frame's model detections (B = 1).
+            masks: (O, 1, H, W) object mask logits at video resolution.
+            results: each object's kept output on this frame (None: no output).
+            update_tracks: advance the detection tracker (False on prompted frames, which can
+                come in any order).
+        """
+        boxes, scores, labels, embeddings = self.detector_rows(detections)
+        obj_ids = np.array(state.obj_ids, dtype=np.int64)
+        binary = masks[:, 0] > 0  # (O, H, W)
+        visible = (
+            np.array(
+                [r is not None and bool(r.object_score_logits.item() > 0) for r in results], bool
+            )
+            & binary.flatten(1).any(dim=1).numpy()
+        )
+        object_boxes = masks_to_boxes_xyxy(binary).numpy()  # (O, 4), NaN rows for empty masks
+        visible_idx = np.flatnonzero(visible)
+        track_ids = np.full(len(boxes), -1, dtype=np.int64)
+        det_object = np.full(len(boxes), -1, dtype=np.int64)  # object index covering each row
+        for o, d in object_matches(object_boxes[visible_idx], boxes, self.match_iou):
+            obj_index = visible_idx[o]
+            track_ids[d] = obj_ids[obj_index]
+            det_object[d] = obj_index
+            state.objects[int(obj_ids[obj_index])].class_id = int(labels[d])
+        free = track_ids < 0
+        if update_tracks:
+            track_ids[free] = state.tracker.update(
+                boxes[free], embeddings[free], labels[free], reserved_ids=set(obj_ids.tolist())
+            )
+        keep = track_ids >= 0
+        uncovered = [o for o in visible_idx if o not in set(det_object[keep].tolist())]
+        rows_object = np.concatenate([det_object[keep], np.array(uncovered, dtype=np.int64)])
+        score_logits = [results[o].object_score_logits.item() for o in uncovered]
+        xyxy = np.concatenate([boxes[keep], object_boxes[uncovered].reshape(-1, 4)])
+        confidence = np.concatenate(
+            [scores[keep], torch.tensor(score_logits).sigmoid().numpy().reshape(-1)]
+        )
+        class_id = np.concatenate(
+            [labels[keep], [state.objects[int(obj_ids[o])].class_id for o in uncovered]]
+        )
+        tracker_id = np.concatenate([track_ids[keep], obj_ids[uncovered]])
+        mask = None
+        if len(obj_ids):
+            height, width = self.video_hw
+            mask = np.zeros((len(xyxy), height, width), dtype=bool)
+            covered = rows_object >= 0
+            mask[covered] = binary[rows_object[covered]].numpy()
+        return sv.Detections(
+            xyxy=xyxy.astype(np.float32).reshape(-1, 4),
+            confidence=confidence.astype(np.float32),
+            class_id=class_id.astype(np.int64),
+            tracker_id=tracker_id.astype(np.int64),
+            mask=mask,
+        )

@@ -1,0 +1,179 @@
+"""Predictor state: one :class:`VideoState` per video, bounded whatever the video's length.
+
+The state holds the frame source (frames are decoded lazily), a tiny cache of frames at model
+resolution, the user's prompts and the outputs on prompted frames, the memory bank, the detection
+tracker and the references that significance signals compare against. Per-frame outputs of
+tracked (unprompted) frames are never kept: they are yielded and dropped.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import supervision as sv
+import torch
+from torch import Tensor
+
+from sam2_enhanced.data.frames import FrameSource
+from sam2_enhanced.modeling.memory_bank import MemoryBank
+from sam2_enhanced.tracking import DetectionTracker
+
+SIGNIFICANCE_FRAME_SIDE = 64  # frames are compared at this size by frame significance signals
+
+
+def tensor_bytes(*tensors: Tensor | None) -> int:
+    """Bytes held by the given tensors (None ignored)."""
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+class FrameLoader:
+    """Frames at model resolution, on demand, with a small cache and optional prefetching.
+
+    Frames are squashed to ``image_size x image_size`` (as SAM 2 does) and kept as float RGB in
+    [0, 1]. At most ``cache_size`` frames are held; with ``async_loading`` the next frame in the
+    propagation direction is decoded in a background thread while the current one is processed.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        image_size: int,
+        device: torch.device,
+        async_loading: bool,
+        cache_size: int = 2,
+    ) -> None:
+        self.source = source
+        self.image_size = image_size
+        self.device = device
+        self.cache_size = cache_size
+        self.cache: OrderedDict[int, Tensor] = OrderedDict()
+        self.executor = ThreadPoolExecutor(max_workers=1) if async_loading else None
+        self.pending: dict[int, Future] = {}
+
+    def load(self, idx: int) -> Tensor:
+        """Decode and resize frame ``idx`` -> (1, 3, S, S) float in [0, 1] on ``device``."""
+        frame = self.source.get(idx)  # (H, W, 3) uint8
+        side = self.image_size
+        shrink = frame.shape[0] > side or frame.shape[1] > side
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        resized = cv2.resize(frame, (side, side), interpolation=interpolation)
+        tensor = torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, S, S)
+        return tensor.to(self.device)
+
+    def get(self, idx: int, prefetch: int | None = None) -> Tensor:
+        """Frame ``idx`` at model resolution; optionally start decoding frame ``prefetch``."""
+        if idx in self.cache:
+            self.cache.move_to_end(idx)
+            frame = self.cache[idx]
+        elif idx in self.pending:
+            frame = self.pending.pop(idx).result()
+        else:
+            frame = self.load(idx)
+        self.cache[idx] = frame
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        if self.should_prefetch(prefetch):
+            self.pending = {prefetch: self.executor.submit(self.load, prefetch)}
+        return frame
+
+    def should_prefetch(self, idx: int | None) -> bool:
+        """Prefetching is on and ``idx`` is a real frame not yet loaded or loading."""
+        if self.executor is None or idx is None or idx < 0 or self.source.is_live:
+            return False
+        num_frames = self.source.num_frames
+        in_range = num_frames is None or idx < num_frames
+        return in_range and idx not in self.cache and idx not in self.pending
+
+    def num_bytes(self) -> int:
+        """Bytes of the cached model-resolution frames."""
+        return tensor_bytes(*self.cache.values())
+
+    def clear(self) -> None:
+        self.cache.clear()
+        self.pending.clear()
+
+
+@dataclass
+class FramePrompt:
+    """An object's prompts on one frame, in model-input pixels."""
+
+    point_coords: Tensor  # (P, 2) x, y; box corners first (labels 2, 3)
+    point_labels: Tensor  # (P,) int32
+    mask: Tensor | None = None  # (1, m, m) float in [0, 1]
+
+
+@dataclass
+class FrameResult:
+    """What is kept of one object's output on one frame."""
+
+    mask_logits: Tensor  # (1, m, m) low-resolution mask logits
+    object_score_logits: Tensor  # (1,) > 0 when visible
+
+
+@dataclass
+class ObjectState:
+    """One user-prompted object."""
+
+    obj_id: int
+    prompts: dict[int, FramePrompt] = field(default_factory=dict)  # frame_idx -> prompt
+    cond_results: dict[int, FrameResult] = field(default_factory=dict)  # prompted frames' outputs
+    last_result: tuple[int, FrameResult] | None = None  # newest tracked frame's output
+    last_memory: Tensor | None = None  # (mem_dim, g, g) newest memory, for feature significance
+    class_id: int = -1  # class of the last detection matched to the object (-1 unknown)
+
+    def num_bytes(self) -> int:
+        held = [t for p in self.prompts.values() for t in (p.point_coords, p.point_labels, p.mask)]
+        held += [
+            t for r in self.cond_results.values() for t in (r.mask_logits, r.object_score_logits)
+        ]
+        if self.last_result is not None:
+            held += [self.last_result[1].mask_logits, self.last_result[1].object_score_logits]
+        return tensor_bytes(*held, self.last_memory)
+
+
+@dataclass
+class VideoState:
+    """Everything the predictor keeps about one video (SAM 2's ``inference_state``)."""
+
+    frames: FrameSource
+    loader: FrameLoader
+    video_height: int
+    video_width: int
+    bank: MemoryBank
+    tracker: DetectionTracker
+    device: torch.device
+    offload_state_to_cpu: bool
+    objects: dict[int, ObjectState] = field(default_factory=dict)  # obj_id -> object, in order
+    cond_detections: dict[int, sv.Detections] = field(default_factory=dict)  # prompted frames
+    last_frame_small: np.ndarray | None = None  # (64, 64, 3) uint8, frame significance reference
+    frames_tracked: int = 0  # frames yielded by propagate_in_video since the last reset
+
+    @property
+    def num_frames(self) -> int | None:
+        """Frames in the video (None for a live stream)."""
+        return self.frames.num_frames
+
+    @property
+    def obj_ids(self) -> list[int]:
+        """Object ids in the order they were added (SAM 2's ``obj_ids``)."""
+        return list(self.objects)
+
+    @property
+    def storage_device(self) -> torch.device:
+        """Where kept outputs live (CPU when ``offload_state_to_cpu``)."""
+        return torch.device("cpu") if self.offload_state_to_cpu else self.device
+
+    def prompted_frames(self) -> list[int]:
+        """Sorted frames holding a prompt of any object."""
+        return sorted({t for obj in self.objects.values() for t in obj.prompts})
+
+    def small_frame(self, frame: Tensor) -> np.ndarray:
+        """(1, 3, S, S) model frame -> (64, 64, 3) uint8 for frame significance signals."""
+        side = SIGNIFICANCE_FRAME_SIDE
+        small = torch.nn.functional.interpolate(frame.float(), size=(side, side), mode="area")
+        return (small[0].permute(1, 2, 0).clamp(0, 1) * 255).byte().cpu().numpy()
