@@ -17,197 +17,52 @@ are returned in their stored orientation (EXIF / container rotation flags are no
 SAM 2's own loader does. Grey (H, W) or (H, W, 1) frames are repeated to 3 channels.
 """
 
-from __future__ import annotations
-
-import abc
 import collections
-import logging
-import operator
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import av
-import cv2
 import numpy as np
 
-logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # frame files of a folder source, any letter case
-DEFAULT_CACHE_SIZE = 16  # decoded frames kept by folder and file sources
-DEFAULT_LIVE_WINDOW = 16  # most recent frames kept by a live source
-
-_ACCEPTED_KINDS = (
-    "a folder of JPEG/PNG frames, a video file path, a numpy array (T, H, W, 3) uint8, "
-    "a list/tuple of (H, W, 3) uint8 arrays, or an iterator/generator of such frames"
+from sam2_enhanced.data.frame_source import (
+    ACCEPTED_KINDS,
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_LIVE_WINDOW,
+    IMAGE_SUFFIXES,
+    EndOfStreamError,
+    FrameSource,
+    LruCache,
+    as_rgb_frame,
+    check_frame,
+    list_image_files,
+    natural_sort_key,
+    read_image_rgb,
+)
+from sam2_enhanced.data.frames_video import (
+    OpenCVVideoFrameSource,
+    VideoFileFrameSource,
+    open_video_file,
 )
 
-
-class EndOfStreamError(IndexError):
-    """A live source's iterator ended before the requested frame."""
-
-
-def natural_sort_key(name: str) -> tuple:
-    """Sort key putting ``"2.jpg"`` before ``"10.jpg"``; letters compare case-insensitively."""
-    parts = re.split(r"(\d+)", name.lower())
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
-
-
-def list_image_files(folder: str | os.PathLike) -> list[Path]:
-    """JPEG/PNG files of ``folder`` in natural order; hidden files (``.name``) are skipped."""
-    files = [
-        p
-        for p in Path(folder).iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    ]
-    return sorted(files, key=lambda p: natural_sort_key(p.name))
-
-
-def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decode one image file to (H, W, 3) uint8 RGB; ``ValueError`` naming the file if corrupt."""
-    data = np.fromfile(path, dtype=np.uint8)  # imdecode also handles non-ASCII paths
-    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-    bgr = cv2.imdecode(data, flags) if data.size else None
-    if bgr is None:
-        raise ValueError(f"cannot decode image {path}: the file is empty, corrupt or not an image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _check_frame(frame: Any, where: str) -> np.ndarray:
-    """Validate one frame's dtype and shape; returns it as (H, W, 3) or (H, W) without copying."""
-    array = np.asarray(frame)
-    if array.dtype != np.uint8:
-        raise TypeError(
-            f"{where}: expected dtype uint8 (values 0-255), got {array.dtype}; convert with "
-            "(frame * 255).round().astype(np.uint8) if it is a float image in [0, 1]"
-        )
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]  # (H, W)
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3):
-        return array
-    raise ValueError(f"{where}: expected shape (H, W, 3) RGB or (H, W) grey, got {array.shape}")
-
-
-def _as_rgb_frame(frame: Any, where: str) -> np.ndarray:
-    """Validate one frame and return it as (H, W, 3) uint8 (grey is repeated to 3 channels)."""
-    array = _check_frame(frame, where)
-    return np.repeat(array[:, :, None], 3, axis=2) if array.ndim == 2 else array  # (H, W, 3)
-
-
-class _LruCache:
-    """Decoded frames by index, evicting the least recently used beyond ``capacity``."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"cache_size must be at least 1, got {capacity}")
-        self.capacity = capacity
-        self._frames: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
-
-    def get(self, idx: int) -> np.ndarray | None:
-        frame = self._frames.get(idx)
-        if frame is not None:
-            self._frames.move_to_end(idx)
-        return frame
-
-    def put(self, idx: int, frame: np.ndarray) -> None:
-        self._frames[idx] = frame
-        self._frames.move_to_end(idx)
-        while len(self._frames) > self.capacity:
-            self._frames.popitem(last=False)
-
-    def clear(self) -> None:
-        self._frames.clear()
-
-
-class FrameSource(abc.ABC):
-    """The frames of one video, read lazily by index.
-
-    Attributes:
-        name: what the frames come from (a path, "array", "live stream"), used in messages.
-        fps: frames per second when the container says, else None.
-        is_live: True for iterator sources: ``num_frames`` is None, frames are pulled in
-            increasing order and only a window of recent frames can still be read.
-    """
-
-    is_live: bool = False
-
-    def __init__(self, *, name: str, fps: float | None = None) -> None:
-        self.name = name
-        self.fps = fps
-        self._size_hw: tuple[int, int] | None = None  # (H, W), set by the first frame read
-        self._closed = False
-
-    @property
-    @abc.abstractmethod
-    def num_frames(self) -> int | None:
-        """Number of frames, or None while a live source's length is unknown."""
-
-    @property
-    def height(self) -> int:
-        """Frame height in pixels (reads frame 0 if no frame was read yet)."""
-        return self._frame_size()[0]
-
-    @property
-    def width(self) -> int:
-        """Frame width in pixels (reads frame 0 if no frame was read yet)."""
-        return self._frame_size()[1]
-
-    def get(self, idx: int) -> np.ndarray:
-        """Frame ``idx`` (0-based) as a new (H, W, 3) uint8 RGB array."""
-        if self._closed:
-            raise ValueError(f"{self.name}: the frame source is closed; open the video again")
-        try:
-            idx = operator.index(idx)
-        except TypeError:
-            raise TypeError(f"frame index must be an int, got {type(idx).__name__}") from None
-        num_frames = self.num_frames
-        if idx < 0 or (num_frames is not None and idx >= num_frames):
-            valid = f"0..{num_frames - 1}" if num_frames is not None else "0 or more"
-            raise IndexError(f"{self.name}: frame index {idx} is out of range; valid: {valid}")
-        return self._read(idx).copy()
-
-    def close(self) -> None:
-        """Release the file / decoder / iterator; further ``get`` calls raise ``ValueError``."""
-        if not self._closed:
-            self._closed = True
-            self._release()
-
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, num_frames={self.num_frames})"
-
-    @abc.abstractmethod
-    def _read(self, idx: int) -> np.ndarray:
-        """Frame ``idx`` (in range) as (H, W, 3) uint8; may be a cached array, never modified."""
-
-    @abc.abstractmethod
-    def _release(self) -> None:
-        """Free the decoder, file handles and cached frames."""
-
-    def _frame_size(self) -> tuple[int, int]:
-        if self._size_hw is None:
-            self.get(0)
-        assert self._size_hw is not None
-        return self._size_hw
-
-    def _check_size(self, frame: np.ndarray, idx: int, where: str = "") -> None:
-        """Record the size of the first frame read; later frames must match it."""
-        height, width = frame.shape[:2]
-        if self._size_hw is None:
-            self._size_hw = (height, width)
-        elif (height, width) != self._size_hw:
-            expected_h, expected_w = self._size_hw
-            raise ValueError(
-                f"{self.name}: frame {idx}{where} is {width}x{height} (WxH) but the video's other "
-                f"frames are {expected_w}x{expected_h}; all frames of a video must have one size"
-            )
+__all__ = [
+    "DEFAULT_CACHE_SIZE",
+    "DEFAULT_LIVE_WINDOW",
+    "IMAGE_SUFFIXES",
+    "ArrayFrameSource",
+    "EndOfStreamError",
+    "FrameSource",
+    "ImageFolderFrameSource",
+    "LiveFrameSource",
+    "OpenCVVideoFrameSource",
+    "VideoFileFrameSource",
+    "iter_frames",
+    "list_image_files",
+    "natural_sort_key",
+    "open_frames",
+    "open_video_file",
+    "read_image_rgb",
+]
 
 
 class ArrayFrameSource(FrameSource):
@@ -220,7 +75,7 @@ class ArrayFrameSource(FrameSource):
         super().__init__(name="array")
         self._bgr = bgr
         if isinstance(frames, list | tuple):
-            self._frames = [_check_frame(f, f"frame {i}") for i, f in enumerate(frames)]
+            self._frames = [check_frame(f, f"frame {i}") for i, f in enumerate(frames)]
             for idx, frame in enumerate(self._frames):
                 self._check_size(frame, idx)
         else:
@@ -234,7 +89,7 @@ class ArrayFrameSource(FrameSource):
         return len(self._frames)
 
     def _read(self, idx: int) -> np.ndarray:
-        frame = _as_rgb_frame(self._frames[idx], f"frame {idx}")
+        frame = as_rgb_frame(self._frames[idx], f"frame {idx}")
         return frame[:, :, ::-1] if self._bgr else frame
 
     def _release(self) -> None:
@@ -271,7 +126,7 @@ class ImageFolderFrameSource(FrameSource):
                 f"no frames in folder {folder}: expected image files ending in "
                 f"{', '.join(IMAGE_SUFFIXES)} (any case)"
             )
-        self._cache = _LruCache(cache_size)
+        self._cache = LruCache(cache_size)
 
     @property
     def num_frames(self) -> int:
@@ -291,208 +146,6 @@ class ImageFolderFrameSource(FrameSource):
 
     def _release(self) -> None:
         self._cache.clear()
-
-
-class _UnindexableVideoError(Exception):
-    """PyAV opened the file but cannot map its packets to frame indices."""
-
-
-class _SeekOvershootError(Exception):
-    """After a seek, the decoder's first keyframe lies after the wanted frame."""
-
-
-class VideoFileFrameSource(FrameSource):
-    """A video file decoded lazily with PyAV, with exact frame count and random access.
-
-    Opening demuxes the whole file once without decoding (fast; it reads the bytes) to list every
-    frame's presentation timestamp (pts) and the keyframes. ``get(idx)`` continues the running
-    decoder when ``idx`` is ahead and no keyframe closer to ``idx`` exists; otherwise it seeks to
-    the last keyframe at or before ``idx``, drops decoded frames until a keyframe comes out, and
-    decodes forward. Demuxers differ in what a seek timestamp means (AVI seeks by decode time),
-    so a seek that lands after ``idx`` is retried at the keyframe's decode time, then at earlier
-    keyframes. The last ``cache_size`` decoded frames are kept.
-    """
-
-    def __init__(self, path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        self._cache = _LruCache(cache_size)
-        self._container = av.open(str(path))
-        try:
-            if not self._container.streams.video:
-                raise _UnindexableVideoError("the file has no video stream")
-            self._stream = self._container.streams.video[0]
-            rate = self._stream.average_rate
-            super().__init__(name=str(path), fps=float(rate) if rate else None)
-            self._frame_pts, self._keyframes = _index_packets(self._container, self._stream)
-        except BaseException:
-            self._container.close()
-            raise
-        self._keyframe_indices = np.searchsorted(self._frame_pts, [k[0] for k in self._keyframes])
-        self._pts_to_idx = {int(p): i for i, p in enumerate(self._frame_pts)}
-        self._stream.thread_type = "AUTO"
-        self._decoder: Iterator[av.VideoFrame] | None = None
-        self._synced = False  # has the decoder output a keyframe since the last seek?
-        self._last_idx = -1  # index of the last frame the running decoder produced
-
-    @property
-    def num_frames(self) -> int:
-        return len(self._frame_pts)
-
-    def _read(self, idx: int) -> np.ndarray:
-        frame = self._cache.get(idx)
-        if frame is not None:
-            return frame
-        pos = int(np.searchsorted(self._keyframe_indices, idx, side="right")) - 1
-        next_key_idx = int(self._keyframe_indices[pos]) if pos >= 0 else 0
-        try:
-            running = self._decoder is not None and self._synced and self._last_idx < idx
-            if running and next_key_idx <= self._last_idx + 1:  # no closer keyframe to seek to
-                return self._decode_until(idx)
-            for timestamp in self._seek_timestamps(pos):
-                self._container.seek(timestamp, stream=self._stream)
-                self._decoder = self._container.decode(self._stream)
-                self._synced, self._last_idx = False, -1
-                try:
-                    return self._decode_until(idx)
-                except _SeekOvershootError:
-                    continue
-            raise ValueError(f"{self.name}: cannot decode frame {idx}: no keyframe precedes it")
-        except av.FFmpegError as err:
-            self._decoder = None
-            raise ValueError(f"{self.name}: cannot decode frame {idx}: {err}") from err
-        except ValueError:
-            self._decoder = None
-            raise
-
-    def _seek_timestamps(self, pos: int) -> Iterator[int]:
-        """Seek targets for keyframe ``pos`` and then each earlier keyframe: pts, then dts."""
-        for key_pts, key_dts in reversed(self._keyframes[: max(pos, 0) + 1]):
-            yield key_pts
-            if key_dts is not None and key_dts != key_pts:
-                yield key_dts
-
-    def _decode_until(self, idx: int) -> np.ndarray:
-        assert self._decoder is not None
-        for av_frame in self._decoder:
-            if not self._synced and not av_frame.key_frame:
-                continue  # leading frames after a seek may reference frames before it
-            frame_idx = self._pts_to_idx.get(av_frame.pts)
-            if frame_idx is None:
-                raise ValueError(
-                    f"{self.name}: cannot decode frame {idx}: decoded timestamp {av_frame.pts} "
-                    "is not in the packet index; re-encode the video (ffmpeg -i in out.mp4)"
-                )
-            if not self._synced:
-                if frame_idx > idx:
-                    raise _SeekOvershootError
-                self._synced = True
-            elif frame_idx != self._last_idx + 1:
-                raise ValueError(
-                    f"{self.name}: cannot decode frame {idx}: the decoder went from frame "
-                    f"{self._last_idx} to {frame_idx}"
-                )
-            self._last_idx = frame_idx
-            if frame_idx > idx - self._cache.capacity:
-                frame = av_frame.to_ndarray(format="rgb24")  # (H, W, 3)
-                self._check_size(frame, frame_idx)
-                self._cache.put(frame_idx, frame)
-            if frame_idx == idx:
-                return frame
-        raise ValueError(f"{self.name}: cannot decode frame {idx}: the stream ended before it")
-
-    def _release(self) -> None:
-        self._cache.clear()
-        self._decoder = None
-        self._container.close()
-
-
-def _index_packets(
-    container: av.container.InputContainer, stream: av.VideoStream
-) -> tuple[np.ndarray, list[tuple[int, int | None]]]:
-    """Demux ``stream`` without decoding.
-
-    Returns the sorted pts of every frame (T,) and the (pts, dts) of each keyframe packet, in
-    pts order.
-    """
-    pts, keyframes = [], []
-    for packet in container.demux(stream):
-        if packet.size == 0:
-            continue  # the empty packet that flushes the decoder at the end
-        if packet.pts is None:
-            raise _UnindexableVideoError("a packet has no presentation timestamp")
-        pts.append(packet.pts)
-        if packet.is_keyframe:
-            keyframes.append((packet.pts, packet.dts))
-    frame_pts = np.sort(np.asarray(pts, dtype=np.int64))  # (T,) presentation order
-    if frame_pts.size == 0:
-        raise _UnindexableVideoError("the video stream has no frames")
-    if np.unique(frame_pts).size != frame_pts.size:
-        raise _UnindexableVideoError("two packets share a timestamp")
-    if not keyframes:
-        raise _UnindexableVideoError("the video stream has no keyframe")
-    if stream.frames and stream.frames != frame_pts.size:
-        logger.debug(
-            "%s: header says %d frames, counted %d", container.name, stream.frames, frame_pts.size
-        )
-    return frame_pts, sorted(keyframes)
-
-
-class OpenCVVideoFrameSource(FrameSource):
-    """Fallback for videos PyAV cannot index: OpenCV decodes forward, reopening to go back.
-
-    Opening counts the frames by grabbing them all once (exact, but slower than PyAV's index).
-    """
-
-    def __init__(self, path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        self._path = str(path)
-        self._cache = _LruCache(cache_size)
-        self._capture = self._open()
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        super().__init__(name=self._path, fps=fps if fps > 0 else None)
-        self._num_frames = 0
-        while self._capture.grab():
-            self._num_frames += 1
-        if self._num_frames == 0:
-            self._capture.release()
-            raise ValueError(f"OpenCV opened {path} but could not read any frame from it")
-        self._rewind()
-
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    def _open(self) -> cv2.VideoCapture:
-        capture = cv2.VideoCapture(self._path)
-        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # stored orientation, as with PyAV
-        if not capture.isOpened():
-            raise ValueError(f"OpenCV cannot open {self._path} as a video")
-        return capture
-
-    def _rewind(self) -> None:
-        self._capture.release()
-        self._capture = self._open()
-        self._next_idx = 0  # index of the frame the next grab() returns
-
-    def _read(self, idx: int) -> np.ndarray:
-        frame = self._cache.get(idx)
-        if frame is not None:
-            return frame
-        if idx < self._next_idx:
-            self._rewind()
-        while self._next_idx <= idx:
-            if not self._capture.grab():
-                raise ValueError(f"{self.name}: cannot decode frame {self._next_idx}")
-            self._next_idx += 1
-        ok, bgr = self._capture.retrieve()
-        if not ok:
-            raise ValueError(f"{self.name}: cannot decode frame {idx}")
-        frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        self._check_size(frame, idx)
-        self._cache.put(idx, frame)
-        return frame
-
-    def _release(self) -> None:
-        self._cache.clear()
-        self._capture.release()
 
 
 _END = object()  # sentinel: the live iterator is exhausted
@@ -544,7 +197,7 @@ class LiveFrameSource(FrameSource):
             raise EndOfStreamError(
                 f"the live stream ended after {idx} frames; frame {wanted_idx} does not exist"
             )
-        frame = np.array(_as_rgb_frame(item, f"frame {idx} of the live stream"))  # own copy
+        frame = np.array(as_rgb_frame(item, f"frame {idx} of the live stream"))  # own copy
         self._check_size(frame, idx)
         self._window.append(frame[:, :, ::-1] if self._bgr else frame)
         self.num_frames_read += 1
@@ -553,23 +206,6 @@ class LiveFrameSource(FrameSource):
         close = getattr(self._iterator, "close", None)
         if close is not None:
             close()
-
-
-def open_video_file(
-    path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE_SIZE
-) -> FrameSource:
-    """Open a video file with PyAV, or with OpenCV when PyAV cannot open or index it."""
-    try:
-        return VideoFileFrameSource(path, cache_size=cache_size)
-    except (av.FFmpegError, _UnindexableVideoError) as av_err:
-        logger.info("PyAV cannot read %s (%s); trying OpenCV", path, av_err)
-        try:
-            return OpenCVVideoFrameSource(path, cache_size=cache_size)
-        except ValueError as cv_err:
-            raise ValueError(
-                f"cannot read video file {path}: PyAV says {av_err}; {cv_err}. Expected a "
-                "video (mp4, avi, mov, mkv, webm...) or a folder of JPEG/PNG frames"
-            ) from av_err
 
 
 def open_frames(
@@ -604,7 +240,7 @@ def open_frames(
         return ArrayFrameSource(video, bgr=bgr)
     if isinstance(video, Iterable) and not isinstance(video, bytes | Mapping):
         return LiveFrameSource(video, window=live_window, bgr=bgr)
-    raise TypeError(f"cannot read frames from a {type(video).__name__}; expected {_ACCEPTED_KINDS}")
+    raise TypeError(f"cannot read frames from a {type(video).__name__}; expected {ACCEPTED_KINDS}")
 
 
 def iter_frames(
