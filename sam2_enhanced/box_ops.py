@@ -1,11 +1,13 @@
 """Box format conversions and IoU, in one place.
 
-Formats: ``boxes_xyxy`` are pixels ``[x0, y0, x1, y1]``; ``boxes_cxcywh`` are normalized to
+Formats: ``boxes_xyxy`` are pixels ``[x0, y0, x1, y1]``; ``boxes_xywh`` are pixels
+``[x, y, w, h]`` with a top-left corner (annotation files); ``boxes_cxcywh`` are normalized to
 [0, 1] by the image width and height ``[cx, cy, w, h]``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -20,6 +22,18 @@ def xyxy_to_cxcywh(boxes_xyxy: Tensor) -> Tensor:
     """(..., 4) corner boxes -> (..., 4) centre/size boxes, same units."""
     x0, y0, x1, y1 = boxes_xyxy.unbind(-1)
     return torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], dim=-1)
+
+
+def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
+    """(..., 4) top-left ``[x, y, w, h]`` -> (..., 4) ``[x0, y0, x1, y1]`` (numpy)."""
+    xy, wh = boxes_xywh[..., :2], boxes_xywh[..., 2:4]
+    return np.concatenate([xy, xy + wh], axis=-1)
+
+
+def xyxy_to_xywh(boxes_xyxy: np.ndarray) -> np.ndarray:
+    """(..., 4) ``[x0, y0, x1, y1]`` -> (..., 4) top-left ``[x, y, w, h]`` (numpy)."""
+    top_left, bottom_right = boxes_xyxy[..., :2], boxes_xyxy[..., 2:4]
+    return np.concatenate([top_left, bottom_right - top_left], axis=-1)
 
 
 def normalize_xyxy(boxes_xyxy: Tensor, width: float, height: float) -> Tensor:
@@ -61,11 +75,14 @@ def generalized_box_iou(boxes1_xyxy: Tensor, boxes2_xyxy: Tensor) -> Tensor:
 
 
 def masks_to_boxes_xyxy(masks: Tensor) -> Tensor:
-    """Tight pixel boxes of boolean masks (O, H, W) -> (O, 4); empty masks give NaN rows.
+    """Tight pixel boxes of boolean masks (..., H, W) -> (..., 4); empty masks give NaN rows.
 
     ``x1``/``y1`` are exclusive (one past the last foreground pixel), so a single pixel at
     (x, y) has the box ``[x, y, x + 1, y + 1]``.
     """
+    if masks.ndim != 3:
+        lead = masks.shape[:-2]
+        return masks_to_boxes_xyxy(masks.reshape(-1, *masks.shape[-2:])).reshape(*lead, 4)
     num_masks, height, width = masks.shape
     boxes = torch.full((num_masks, 4), float("nan"), device=masks.device)
     if num_masks == 0:

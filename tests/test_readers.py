@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_enhanced.data.readers import read_numeric_table, xywh_to_xyxy
+from sam2_enhanced.box_ops import xywh_to_xyxy
+from sam2_enhanced.data.readers import read_numeric_table
 from sam2_enhanced.data.readers_davis import read_davis_masks, read_davis_sequence
 from sam2_enhanced.data.readers_mot import (
     read_mot_file,

@@ -105,12 +105,6 @@ def integer_column(table: NumericTable, column: int, name: str, minimum: int) ->
     return values.astype(np.int64)
 
 
-def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
-    """(..., 4) top-left ``[x, y, w, h]`` pixels -> (..., 4) ``[x0, y0, x1, y1]`` pixels."""
-    xy, wh = boxes_xywh[..., :2], boxes_xywh[..., 2:4]
-    return np.concatenate([xy, xy + wh], axis=-1)
-
-
 def split_rows_by_frame(frame_indices: np.ndarray, num_frames: int) -> list[np.ndarray]:
     """Row indices of each frame: ``num_frames`` arrays, file order kept within a frame.
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sam2_enhanced.box_ops import xywh_to_xyxy
 from sam2_enhanced.data.frames import list_image_files, read_image_rgb
 from sam2_enhanced.data.readers import (
     NumericTable,
     integer_column,
     read_numeric_table,
     split_rows_by_frame,
-    xywh_to_xyxy,
 )
 
 MOT_CLASS_NAMES = {

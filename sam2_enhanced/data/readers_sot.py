@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sam2_enhanced.box_ops import xywh_to_xyxy
 from sam2_enhanced.data.frames import list_image_files, open_video_file
-from sam2_enhanced.data.readers import read_numeric_table, xywh_to_xyxy
+from sam2_enhanced.data.readers import read_numeric_table
 
 GROUNDTRUTH_NAMES = ("groundtruth_rect.txt", "groundtruth.txt")  # looked for in this order
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
+from sam2_enhanced import box_ops
 from sam2_enhanced.data.synthetic_config import SyntheticVideoConfig
 from sam2_enhanced.data.synthetic_motion import MOTION_TYPES, camera_path
 from sam2_enhanced.data.synthetic_plan import EXIT_MOTION, ObjectPlan, plan_objects
@@ -109,16 +111,8 @@ def masks_to_boxes_xyxy(masks: np.ndarray) -> np.ndarray:
     Returns:
         (..., 4) float32 ``[x0, y0, x1, y1]`` with ``x1 - x0`` the mask width in pixels.
     """
-    height, width = masks.shape[-2:]
-    rows = masks.any(axis=-1)  # (..., H)
-    cols = masks.any(axis=-2)  # (..., W)
-    present = rows.any(axis=-1)  # (...)
-    y0 = rows.argmax(axis=-1)
-    y1 = height - rows[..., ::-1].argmax(axis=-1)
-    x0 = cols.argmax(axis=-1)
-    x1 = width - cols[..., ::-1].argmax(axis=-1)
-    boxes = np.stack([x0, y0, x1, y1], axis=-1).astype(np.float32)  # (..., 4)
-    return np.where(present[..., None], boxes, np.float32(0.0))
+    boxes = box_ops.masks_to_boxes_xyxy(torch.from_numpy(masks)).numpy()  # (..., 4), NaN if empty
+    return np.nan_to_num(boxes, nan=0.0).astype(np.float32)
 
 
 def _paste(

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from sam2_enhanced.box_ops import xyxy_to_xywh
 from sam2_enhanced.data.synthetic import SyntheticVideo
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ def _checked_frames(frames: SyntheticVideo | np.ndarray) -> np.ndarray:
 
 def _boxes_xywh(video: SyntheticVideo) -> np.ndarray:
     """(T, O, 4) float32 ``x, y, w, h`` boxes (zeros where the object is not visible)."""
-    boxes = video.boxes_xyxy.copy()  # (T, O, 4)
-    boxes[..., 2:] -= boxes[..., :2]
-    return boxes
+    return xyxy_to_xywh(video.boxes_xyxy)  # (T, O, 4)
 
 
 def write_frames(
