@@ -12,16 +12,16 @@ from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAtten
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
+from sam2_enhanced.weights_dinov2 import load_dinov2_weights, read_dinov2_checkpoint
 
 
 def build_vit(cfg: ModelConfig) -> Dinov2Model:
-    """DINOv2 ViT: real weights from ``encoder.pretrained`` when set, else random init."""
-    enc = cfg.encoder
-    if enc.pretrained:
-        from sam2_enhanced.weights import load_pretrained_dinov2
+    """DINOv2 ViT of the configured geometry; real weights from ``encoder.pretrained`` if set.
 
-        return load_pretrained_dinov2(enc.pretrained, image_size=enc.image_size)
-    return Dinov2Model(
+    A checkpoint whose geometry differs from the config raises ``ValueError`` listing the keys.
+    """
+    enc = cfg.encoder
+    vit = Dinov2Model(
         build_dinov2_config(
             image_size=enc.image_size,
             patch_size=enc.patch_size,
@@ -31,6 +31,9 @@ def build_vit(cfg: ModelConfig) -> Dinov2Model:
             mlp_ratio=enc.mlp_ratio,
         )
     )
+    if enc.pretrained:
+        load_dinov2_weights(vit, read_dinov2_checkpoint(enc.pretrained))
+    return vit
 
 
 def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:

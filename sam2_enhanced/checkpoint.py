@@ -28,7 +28,9 @@ def save_pretrained(model: SAM2EnhancedBase, directory: str | Path) -> Path:
     """Write ``config.yaml`` and ``model.safetensors`` into ``directory`` (created)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / CONFIG_NAME).write_text(yaml.safe_dump(to_dict(model.config), sort_keys=False))
+    config = to_dict(model.config)
+    config["encoder"]["pretrained"] = None  # the weights file holds the encoder's weights now
+    (directory / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
     return directory
