@@ -24,6 +24,7 @@ from torch import Tensor
 from sam2_enhanced.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import DetectionBuilder
+from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
@@ -138,12 +139,13 @@ class SAM2EnhancedVideoPredictor:
         state.bank.clear()
         state.tracker.reset()
         state.last_frame_small = None
+        state.features = None
         state.frames_tracked = 0
 
     def memory_footprint(self, state: VideoState) -> dict[str, Any]:
         """Bytes held by the state, by part, and memory counts per object."""
         bank_bytes = state.bank.num_bytes()
-        frame_cache_bytes = state.loader.num_bytes()
+        frame_cache_bytes = state.loader.num_bytes() + state.feature_bytes()
         prompt_bytes = sum(obj.num_bytes() for obj in state.objects.values())
         return {
             "total_bytes": bank_bytes + frame_cache_bytes + prompt_bytes,
@@ -245,7 +247,7 @@ class SAM2EnhancedVideoPredictor:
             mask_inputs=None if prompt.mask is None else prompt.mask[None].to(self.device),
             has_mask=torch.tensor([prompt.mask is not None], device=self.device),
         )
-        features = self.model.encode_image(frame.to(self.device))
+        features = self.encode(state, frame_idx, frame)
         out = self.model.track_step(
             features, prompts, [memory], state.bank.read_scene(), multimask_output=single_click
         )
@@ -379,7 +381,7 @@ class SAM2EnhancedVideoPredictor:
         """Run one frame for the objects tracked from memory and store their new memories."""
         tracked = self.active_objects(state, frame_idx, reverse)
         memories = [self.read_memory(state, obj_id, frame_idx) for obj_id in tracked]
-        features = self.model.encode_image(frame.to(self.device))
+        features = self.encode(state, frame_idx, frame)
         out = self.model.track_step(features, None, memories, state.bank.read_scene())
         small = state.small_frame(frame) if self.signal.input_kind == "frame" else None
         for i, obj_id in enumerate(tracked):
@@ -404,6 +406,12 @@ class SAM2EnhancedVideoPredictor:
         return self.frame_output(state, frame_idx, out.detections, update_tracks=True)
 
     # ------------------------------------------------------------------------------- memories
+    def encode(self, state: VideoState, frame_idx: int, frame: Tensor) -> EncoderOutput:
+        """Encoder output of a frame, reusing the newest one (several prompts on one frame)."""
+        if state.features is None or state.features[0] != frame_idx:
+            state.features = (frame_idx, self.model.encode_image(frame.to(self.device)))
+        return state.features[1]
+
     def read_memory(self, state: VideoState, obj_id: int, frame_idx: int):
         """The object's memory readout on the model's device (None: no memory yet)."""
         readout = state.bank.read(obj_id, frame_idx)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from sam2_enhanced.data.frames import FrameSource
+from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.tracking import DetectionTracker
 
@@ -151,6 +152,7 @@ class VideoState:
     objects: dict[int, ObjectState] = field(default_factory=dict)  # obj_id -> object, in order
     cond_detections: dict[int, sv.Detections] = field(default_factory=dict)  # prompted frames
     last_frame_small: np.ndarray | None = None  # (64, 64, 3) uint8, frame significance reference
+    features: tuple[int, EncoderOutput] | None = None  # newest frame's encoder output (reused)
     frames_tracked: int = 0  # frames yielded by propagate_in_video since the last reset
 
     @property
@@ -167,6 +169,13 @@ class VideoState:
     def storage_device(self) -> torch.device:
         """Where kept outputs live (CPU when ``offload_state_to_cpu``)."""
         return torch.device("cpu") if self.offload_state_to_cpu else self.device
+
+    def feature_bytes(self) -> int:
+        """Bytes of the cached encoder output."""
+        if self.features is None:
+            return 0
+        out = self.features[1]
+        return tensor_bytes(out.features, out.pos, out.fpn_s1, out.fpn_s0)
 
     def prompted_frames(self) -> list[int]:
         """Sorted frames holding a prompt of any object."""
