@@ -5,6 +5,9 @@ import torch
 
 from sam2_enhanced import build_model, load_config
 
+# Tiny tensors: one thread is as fast as two and does not thrash when the machine is busy.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_cfg():
