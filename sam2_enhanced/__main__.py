@@ -1,0 +1,7 @@
+"""``python -m sam2_enhanced`` runs the ``sam2e`` command line."""
+
+import sys
+
+from sam2_enhanced.cli import main
+
+sys.exit(main())

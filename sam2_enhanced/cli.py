@@ -1,0 +1,284 @@
+"""The ``sam2e`` command line (also ``python -m sam2_enhanced``).
+
+Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
+clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines) and
+``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line
+on stderr and exit code 2; ``-v`` shows the traceback behind such an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sam2_enhanced import __version__
+
+logger = logging.getLogger("sam2_enhanced.cli")
+
+EXIT_USAGE = 2  # bad arguments or unreadable inputs (argparse's code)
+EXIT_FAILED = 1  # the command ran but produced no result (e.g. every eval sequence failed)
+
+_EVAL_EPILOG = """\
+data layouts (--data: one sequence, or a folder of sequences):
+  sot  SEQ/groundtruth_rect.txt (or groundtruth.txt), one x,y,w,h line per frame, NaN or 0 size
+       when absent; frames in SEQ/img/, in SEQ/ itself, or one video file (OTB, UAV123,
+       GOT-10k, Anti-UAV)
+  mot  MOTChallenge SEQ/seqinfo.ini + SEQ/img1/ + SEQ/gt/gt.txt; or a VisDrone-MOT root with
+       sequences/NAME/ and annotations/NAME.txt
+  vos  DAVIS: ROOT/JPEGImages/ + ROOT/Annotations/ (PNG masks, palette or binary), flat,
+       per sequence name, or per resolution (480p/NAME)
+methods: sot ours,csrt,kcf; mot ours,bytetrack; vos ours (default: all of the task's)
+"""
+
+
+# --------------------------------------------------------------------------- argument types
+def _numbers(text: str, what: str, counts: tuple[int, ...]) -> list[float]:
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in counts or not np.isfinite(values).all():
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return values
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"x0,y0,x1,y1"`` pixels -> (4,) float64; argparse type."""
+    box = np.array(_numbers(text, "x0,y0,x1,y1 (4 numbers, pixels)", (4,)))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise argparse.ArgumentTypeError(
+            f"box must have x1 > x0 and y1 > y0 (corners x0,y0,x1,y1 in pixels), got {text!r}"
+        )
+    return box
+
+
+def parse_point(text: str) -> tuple[float, float, int]:
+    """``"x,y"`` or ``"x,y,label"`` (label 1 positive, 0 negative) -> (x, y, label)."""
+    values = _numbers(text, "x,y or x,y,label (label 1 = positive, 0 = negative)", (2, 3))
+    label = values[2] if len(values) == 3 else 1.0
+    if label not in (0.0, 1.0):
+        raise argparse.ArgumentTypeError(f"point label must be 0 or 1, got {text!r}")
+    return values[0], values[1], int(label)
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="PATH_OR_NAME",
+        help="checkpoint folder (save_pretrained) or Hub id; default: the bundled model",
+    )
+    parser.add_argument(
+        "--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if any)"
+    )
+
+
+def _track_parser(sub) -> None:
+    track = sub.add_parser(
+        "track",
+        help="track prompted objects (or all detections) through a video",
+        description="Track objects through VIDEO and write an annotated video, MOTChallenge "
+        "results, per-frame mask PNGs and summary.json. Each --box, --points group or --mask "
+        "is one object; with both --box and --points the i-th --points refines the i-th "
+        "--box. Without a prompt the detection-driven tracker runs.",
+    )
+    track.add_argument("video", help="video file or folder of JPEG/PNG frames")
+    track.add_argument(
+        "--box", action="append", type=parse_box, default=[], metavar="x0,y0,x1,y1",
+        help="box of one object in pixels (repeat for more objects)",
+    )  # fmt: skip
+    track.add_argument(
+        "--points", action="append", nargs="+", type=parse_point, default=[],
+        metavar="x,y[,label]", help="clicks on one object (label 1 positive, default, or 0 "
+        "negative); repeat --points for more objects",
+    )  # fmt: skip
+    track.add_argument(
+        "--mask", action="append", default=[], metavar="PNG",
+        help="mask of one object at video size (non-zero = object); repeat for more objects",
+    )  # fmt: skip
+    track.add_argument(
+        "--obj-id", action="extend", nargs="+", type=int, default=None, metavar="K",
+        help="object ids, in the order of the prompts (default 1, 2, ...)",
+    )  # fmt: skip
+    track.add_argument("--frame", type=int, default=0, help="frame of the prompts (default 0)")
+    track.add_argument("--out", required=True, help="output folder")
+    track.add_argument("--max-frames", type=int, default=None, help="track at most N frames")
+    _model_args(track)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sam2e`` argument parser (``bench`` is listed here but parsed by the benchmark)."""
+    parser = argparse.ArgumentParser(
+        prog="sam2e",
+        description="SAM 2 video tracking with a detection loop, for small objects.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _track_parser(sub)
+    demo = sub.add_parser(
+        "demo", help="track an object in a generated small-object clip with the bundled model"
+    )
+    demo.add_argument("--out", default="outputs/demo", help="output folder")
+    demo.add_argument("--frames", type=int, default=48, help="clip length (default 48)")
+    _model_args(demo)
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate ours and baselines on SOT / MOT / VOS sequences",
+        epilog=_EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("task", choices=("sot", "mot", "vos"))
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", nargs="+", metavar="PATH", help="sequence folder(s)")
+    source.add_argument(
+        "--synthetic", type=int, metavar="N", help="N generated validation videos instead"
+    )
+    evaluate.add_argument("--methods", default=None, help="comma-separated, e.g. ours,csrt")
+    evaluate.add_argument("--out", required=True, help="output folder")
+    evaluate.add_argument(
+        "--max-frames", type=int, default=None, help="evaluate the first N frames of each"
+    )
+    _model_args(evaluate)
+    sub.add_parser("bench", help="speed and memory benchmark (see `sam2e bench --help`)")
+    return parser
+
+
+def load_predictor(model: str | None, device: str | None):
+    """``SAM2EnhancedVideoPredictor.from_pretrained`` with errors phrased for the command line."""
+    import torch
+
+    from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
+
+    if device is not None:
+        try:
+            kind = torch.device(device).type
+        except RuntimeError as err:
+            raise ValueError(f"--device {device!r} is not a torch device ({err})") from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    try:
+        return SAM2EnhancedVideoPredictor.from_pretrained(model, device=device)
+    except FileNotFoundError as err:
+        if model is not None:
+            raise
+        raise FileNotFoundError(f"{err} (here: --model CHECKPOINT_DIR)") from None
+
+
+def _run_track(args: argparse.Namespace) -> int:
+    from sam2_enhanced.cli_track import build_prompts, track_video
+
+    if not Path(args.video).exists():
+        raise FileNotFoundError(
+            f"video not found: {args.video}; give a video file or a folder of frames"
+        )
+    prompts = build_prompts(args.box, args.points, args.mask, args.obj_id, args.frame)
+    predictor = load_predictor(args.model, args.device)
+    summary = track_video(
+        predictor,
+        args.video,
+        prompts,
+        args.out,
+        max_frames=args.max_frames,
+        model_name=args.model or "default",
+    )
+    print(
+        f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s, "
+        f"{len(summary.objects)} prompted objects, {summary.detections} detections"
+    )
+    for name, path in summary.files.items():
+        if path is not None:
+            print(f"{name}: {path}")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sam2_enhanced.cli_demo import demo_report, run_demo
+
+    predictor = load_predictor(args.model, args.device)
+    result = run_demo(
+        predictor, args.out, num_frames=args.frames, model_name=args.model or "default"
+    )
+    print(demo_report(result))
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from sam2_enhanced.cli_eval import (
+        NEEDS_PREDICTOR,
+        collect_cases,
+        eval_report_lines,
+        parse_methods,
+        run_eval,
+    )
+
+    methods = parse_methods(args.methods, args.task)
+    refs = collect_cases(args.task, args.data, args.synthetic, args.max_frames)
+    meta = {
+        "model": (args.model or "default") if NEEDS_PREDICTOR & set(methods) else None,
+        "data": args.data,
+        "synthetic": args.synthetic,
+        "max_frames": args.max_frames,
+    }
+    outcome, paths = run_eval(
+        args.task, refs, methods, lambda: load_predictor(args.model, args.device), args.out, meta
+    )
+    print("\n".join(eval_report_lines(outcome, paths)))
+    return 0 if outcome.cases else EXIT_FAILED
+
+
+def _run_bench(bench_argv: list[str]) -> int:
+    try:
+        from sam2_enhanced import benchmark
+    except ModuleNotFoundError as err:
+        if err.name != "sam2_enhanced.benchmark":
+            raise
+        raise FileNotFoundError(
+            "the benchmark module (sam2_enhanced/benchmark.py) is not installed with this copy"
+        ) from None
+    code = benchmark.main(bench_argv)
+    return 0 if code is None else int(code)
+
+
+def _bench_args(argv: list[str]) -> list[str] | None:
+    """The arguments after ``bench`` when it is the command, else None (global options take no
+    value, so the first word that is not an option is the command)."""
+    for i, token in enumerate(argv):
+        if not token.startswith("-"):
+            return argv[i + 1 :] if token == "bench" else None
+    return None
+
+
+_COMMANDS = {"track": _run_track, "demo": _run_demo, "eval": _run_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sam2e`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bench_argv = _bench_args(argv)
+    command = "bench"
+    try:
+        if bench_argv is not None:
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+            return _run_bench(bench_argv)
+        args = build_parser().parse_args(argv)
+        command = args.command
+        level = logging.DEBUG if args.verbose else logging.WARNING
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        return _COMMANDS[command](args)
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, FileNotFoundError, TypeError) as err:
+        logger.debug("error behind the message below", exc_info=True)
+        message = " ".join(str(err).split())
+        print(f"sam2e {command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,109 @@
+"""``sam2e eval sot|mot|vos``: evaluate ours and the baselines on sequences, one protocol each.
+
+Methods per task: ``sot`` ours, csrt, kcf (OpenCV); ``mot`` ours, bytetrack (over the
+predictor's detections); ``vos`` ours. See :mod:`sam2_enhanced.evaluation.harness` for the
+protocols and :mod:`sam2_enhanced.evaluation.cases` for the data layouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sam2_enhanced.evaluation.cases import CaseRef, find_cases, synthetic_cases
+from sam2_enhanced.evaluation.eval_report import summary_table, write_reports
+from sam2_enhanced.evaluation.harness import (
+    EvalOutcome,
+    PredictorDetections,
+    evaluate_cases,
+    mot_with_bytetrack,
+    mot_with_predictor,
+    opencv_sot_runner,
+    sot_with_predictor,
+    vos_with_predictor,
+)
+
+TASK_METHODS = {
+    "sot": ("ours", "csrt", "kcf"),
+    "mot": ("ours", "bytetrack"),
+    "vos": ("ours",),
+}
+"""Methods each task can run; all of them by default."""
+
+NEEDS_PREDICTOR = {"ours", "bytetrack"}
+"""Methods that run the predictor (ByteTrack associates its detections)."""
+
+
+def parse_methods(text: str | None, task: str) -> list[str]:
+    """``"ours,csrt"`` -> ["ours", "csrt"], checked against the task's methods."""
+    allowed = TASK_METHODS[task]
+    if text is None:
+        return list(allowed)
+    methods = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in allowed]
+    if unknown or not methods:
+        raise ValueError(
+            f"--methods {text!r}: unknown method {', '.join(unknown) or '(none given)'} for "
+            f"{task}; choose from {','.join(allowed)}"
+        )
+    return list(dict.fromkeys(methods))  # drop repeats, keep order
+
+
+def build_runners(task: str, methods: list[str], load_predictor: Callable[[], Any]) -> dict:
+    """Method name -> runner; the predictor is loaded once, only if a method needs it."""
+    predictor = load_predictor() if NEEDS_PREDICTOR & set(methods) else None
+    runners = {}
+    if task == "sot":
+        for method in methods:
+            runners[method] = (
+                partial(sot_with_predictor, predictor)
+                if method == "ours"
+                else opencv_sot_runner(method)
+            )
+    elif task == "mot":
+        detections_of = PredictorDetections(predictor)
+        chosen = {"ours": mot_with_predictor, "bytetrack": mot_with_bytetrack}
+        runners = {method: partial(chosen[method], detections_of) for method in methods}
+    else:
+        runners = {"ours": partial(vos_with_predictor, predictor)}
+    return runners
+
+
+def collect_cases(
+    task: str, data: list[str] | None, synthetic: int | None, max_frames: int | None
+) -> list[CaseRef]:
+    """The cases named by ``--data`` or ``--synthetic``."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
+    if synthetic is not None:
+        return synthetic_cases(task, synthetic, max_frames=max_frames)
+    assert data is not None, "argparse makes --data or --synthetic required"
+    return find_cases(task, data, max_frames=max_frames)
+
+
+def run_eval(
+    task: str,
+    refs: list[CaseRef],
+    methods: list[str],
+    load_predictor: Callable[[], Any],
+    out_dir: str | Path,
+    meta: dict[str, Any],
+    progress: bool = True,
+) -> tuple[EvalOutcome, dict[str, Path]]:
+    """Evaluate and write the reports; returns the outcome and the written files."""
+    runners = build_runners(task, methods, load_predictor)
+    outcome = evaluate_cases(task, refs, runners, progress=progress)
+    return outcome, write_reports(outcome, out_dir, meta)
+
+
+def eval_report_lines(outcome: EvalOutcome, paths: dict[str, Path]) -> list[str]:
+    """The lines ``sam2e eval`` prints: the summary table, errors and where the files are."""
+    lines = [f"{len(outcome.cases)} sequences evaluated, {len(outcome.errors)} failures"]
+    lines += summary_table(outcome).splitlines()
+    for error in outcome.errors:
+        method = "" if error.method is None else f" [{error.method}]"
+        lines.append(f"FAILED {error.name}{method}: {error.error}")
+    lines += [f"{kind}: {path}" for kind, path in paths.items()]
+    return lines

@@ -1,0 +1,315 @@
+"""Run trackers over evaluation cases under one protocol per task, and score them.
+
+A *runner* maps a case to predictions:
+
+- SOT (:data:`SotRunner`): (T, 4) ``xyxy`` boxes, NaN rows where the tracker reports no target.
+  Every tracker starts from the GT box on the case's first target-present frame (frame 0 in
+  OTB / UAV123) and that row holds the init box, as OTB toolkits record it; earlier rows are NaN.
+  Ours: a box prompt there, then ``propagate_in_video``; its box is the row of ``detections``
+  whose ``tracker_id`` is the prompted object (no row: target judged absent).
+- MOT (:data:`MotRunner`): a :class:`TrackSequence`. Ours: no prompt, the detection-driven
+  tracker; every ``detections`` row is a track. ByteTrack associates the same per-frame
+  detections (the predictor's reported rows, i.e. those its own tracker kept) with its thresholds
+  set to our detector's, so the comparison is of association alone.
+- VOS (:data:`VosRunner`): (O, A, H, W) bool masks on the case's annotated frames. Ours: each
+  object's GT mask as a prompt on its first annotated frame (DAVIS semi-supervised), overlaps
+  resolved per pixel by the largest logit as DAVIS PNGs store one label per pixel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import supervision as sv
+from tqdm import tqdm
+
+from sam2_enhanced.annotate import label_map
+from sam2_enhanced.data.frames import iter_frames, open_frames
+from sam2_enhanced.evaluation.baselines import (
+    ByteTrackBaseline,
+    OpenCVTracker,
+    SingleObjectTracker,
+    run_sot,
+)
+from sam2_enhanced.evaluation.cases import CaseRef, MotCase, SotCase, VosCase
+from sam2_enhanced.evaluation.mot import MotResult, TrackSequence, evaluate_mot
+from sam2_enhanced.evaluation.sot import SotResult, evaluate_sot_sequence
+from sam2_enhanced.evaluation.vos import DavisResult, evaluate_davis
+
+logger = logging.getLogger(__name__)
+
+SotRunner = Callable[[SotCase], np.ndarray]
+MotRunner = Callable[[MotCase], TrackSequence]
+VosRunner = Callable[[VosCase], np.ndarray]
+
+SOT_OBJ_ID = 1  # obj_id of the single prompted target
+
+
+# ------------------------------------------------------------------------------------------ SOT
+def sot_with_predictor(predictor, case: SotCase) -> np.ndarray:
+    """Ours as a single-object tracker: box prompt on the init frame, then propagate.
+
+    Returns (T, 4) float64 ``xyxy`` boxes (see the module docstring).
+    """
+    start = case.init_frame
+    boxes = np.full((case.num_frames, 4), np.nan)
+    boxes[start] = case.boxes_xyxy[start]
+    state = predictor.init_state(case.frames)
+    try:
+        predictor.add_new_points_or_box(state, start, SOT_OBJ_ID, box=case.boxes_xyxy[start])
+        frames = predictor.propagate_in_video(
+            state, start, max_frame_num_to_track=case.num_frames - 1 - start
+        )
+        for frame_idx, _, _, detections in frames:
+            rows = np.flatnonzero(detections.tracker_id == SOT_OBJ_ID)
+            if frame_idx != start and rows.size:
+                boxes[frame_idx] = detections.xyxy[rows[0]]
+    finally:
+        state.frames.close()
+    return boxes
+
+
+def sot_with_tracker(make_tracker: Callable[[], SingleObjectTracker], case: SotCase) -> np.ndarray:
+    """A :class:`SingleObjectTracker` (OpenCV, or any other) under the same protocol."""
+    start = case.init_frame
+    boxes = np.full((case.num_frames, 4), np.nan)
+    with open_frames(case.frames) as source:
+        frames = (frame for _, frame in iter_frames(source, start, case.num_frames))
+        boxes[start:] = run_sot(make_tracker(), frames, case.boxes_xyxy[start])
+    return boxes
+
+
+def opencv_sot_runner(kind: str) -> SotRunner:
+    """CSRT / KCF runner; fails now (not per sequence) when OpenCV lacks the tracker."""
+    OpenCVTracker(kind)
+    return partial(sot_with_tracker, partial(OpenCVTracker, kind))
+
+
+# ------------------------------------------------------------------------------------------ MOT
+@dataclass
+class FrameTracks:
+    """One frame's tracked detections, without masks."""
+
+    track_ids: np.ndarray  # (N,) int64
+    boxes_xyxy: np.ndarray  # (N, 4) float64 pixels
+    scores: np.ndarray  # (N,) float64
+    class_ids: np.ndarray  # (N,) int64, -1 unknown
+
+
+class PredictorDetections:
+    """The predictor's no-prompt run over a case, computed once and shared by runners."""
+
+    def __init__(self, predictor) -> None:
+        self.predictor = predictor
+        self._cached: tuple[MotCase, list[FrameTracks]] | None = None
+
+    def __call__(self, case: MotCase) -> list[FrameTracks]:
+        if self._cached is not None and self._cached[0] is case:
+            return self._cached[1]
+        state = self.predictor.init_state(case.frames)
+        frames: list[FrameTracks] = [empty_frame_tracks() for _ in range(case.num_frames)]
+        try:
+            run = self.predictor.propagate_in_video(
+                state, 0, max_frame_num_to_track=case.num_frames - 1
+            )
+            for frame_idx, _, _, detections in run:
+                frames[frame_idx] = frame_tracks(detections)
+        finally:
+            state.frames.close()
+        self._cached = (case, frames)
+        return frames
+
+
+def empty_frame_tracks() -> FrameTracks:
+    return FrameTracks(np.empty(0, np.int64), np.empty((0, 4)), np.empty(0), np.empty(0, np.int64))
+
+
+def frame_tracks(detections: sv.Detections) -> FrameTracks:
+    """The rows of a predictor output (``tracker_id`` set on every row)."""
+    count = len(detections)
+    return FrameTracks(
+        track_ids=np.asarray(detections.tracker_id, dtype=np.int64).reshape(count),
+        boxes_xyxy=np.asarray(detections.xyxy, dtype=np.float64).reshape(count, 4),
+        scores=np.asarray(detections.confidence, dtype=np.float64).reshape(count),
+        class_ids=np.asarray(detections.class_id, dtype=np.int64).reshape(count),
+    )
+
+
+def mot_with_predictor(detections_of: PredictorDetections, case: MotCase) -> TrackSequence:
+    """Ours as a multi-object tracker: the no-prompt run's rows and tracker ids."""
+    frames = detections_of(case)
+    return TrackSequence([f.track_ids for f in frames], [f.boxes_xyxy for f in frames])
+
+
+def mot_with_bytetrack(detections_of: PredictorDetections, case: MotCase) -> TrackSequence:
+    """ByteTrack over the same per-frame detections, with our detector's thresholds."""
+    tracker_cfg = detections_of.predictor.config.tracker
+    tracker = ByteTrackBaseline(
+        track_activation_threshold=tracker_cfg.det_threshold,
+        high_conf_det_threshold=tracker_cfg.det_threshold,
+        minimum_consecutive_frames=tracker_cfg.min_hits,
+        frame_rate=case.fps or 30.0,
+    )
+    ids, boxes = [], []
+    for frame in detections_of(case):
+        tracked = tracker.update(frame.boxes_xyxy, frame.scores, frame.class_ids)
+        ids.append(tracked.track_ids)
+        boxes.append(tracked.boxes_xyxy)
+    return TrackSequence(ids, boxes)
+
+
+# ------------------------------------------------------------------------------------------ VOS
+def vos_with_predictor(predictor, case: VosCase) -> np.ndarray:
+    """Ours in the semi-supervised VOS protocol; returns (O, A, H, W) bool."""
+    num_objects = len(case.object_ids)
+    height, width = case.masks.shape[2:]
+    pred = np.zeros((num_objects, len(case.annotated_frames), height, width), dtype=bool)
+    prompt_frames = case.prompt_frames()
+    prompted = np.flatnonzero(prompt_frames >= 0)  # objects seen on some annotated frame
+    if prompted.size == 0:
+        return pred
+    slot = {int(t): a for a, t in enumerate(case.annotated_frames)}  # frame -> index in A
+    state = predictor.init_state(case.frames)
+    try:
+        for o in prompted:
+            t = int(prompt_frames[o])
+            predictor.add_new_mask(state, t, int(case.object_ids[o]), case.masks[slot[t], o])
+        start = int(prompt_frames[prompted].min())
+        run = predictor.propagate_in_video(
+            state, start, max_frame_num_to_track=case.num_frames - 1 - start
+        )
+        index_of = {int(obj_id): o for o, obj_id in enumerate(case.object_ids)}
+        for frame_idx, obj_ids, mask_logits, _ in run:
+            if frame_idx not in slot:
+                continue
+            labels = label_map(mask_logits.numpy())  # (H, W), k = obj_ids[k - 1]
+            for k, obj_id in enumerate(obj_ids, start=1):
+                pred[index_of[obj_id], slot[frame_idx]] = labels == k
+    finally:
+        state.frames.close()
+    return pred
+
+
+# -------------------------------------------------------------------------------------- scoring
+@dataclass
+class MethodResult:
+    """One method's score on one case, and how fast it ran."""
+
+    result: Any  # SotResult, MotResult or DavisResult
+    seconds: float  # wall time of the runner
+    num_frames: int  # frames it tracked
+
+    @property
+    def fps(self) -> float:
+        return self.num_frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _timed(runner: Callable[[Any], Any], case: Any) -> tuple[Any, float]:
+    begin = time.perf_counter()
+    prediction = runner(case)
+    return prediction, time.perf_counter() - begin
+
+
+def evaluate_sot_method(case: SotCase, runner: SotRunner) -> MethodResult:
+    """Run one SOT runner on ``case`` and score it with the OTB protocol."""
+    boxes, seconds = _timed(runner, case)
+    result: SotResult = evaluate_sot_sequence(boxes, case.boxes_xyxy, case.present)
+    return MethodResult(result, seconds, case.num_frames - case.init_frame)
+
+
+def evaluate_mot_method(case: MotCase, runner: MotRunner) -> MethodResult:
+    """Run one MOT runner on ``case``; HOTA / CLEAR / Identity with size buckets.
+
+    The predictor's detections are computed once per case: with ``ours`` listed first, the
+    ByteTrack time covers its association only.
+    """
+    tracks, seconds = _timed(runner, case)
+    result: MotResult = evaluate_mot(case.gt, tracks)
+    return MethodResult(result, seconds, case.num_frames)
+
+
+def evaluate_vos_method(case: VosCase, runner: VosRunner) -> MethodResult:
+    """Run one VOS runner on ``case``; DAVIS J, F and J&F on its annotated frames."""
+    masks, seconds = _timed(runner, case)
+    result: DavisResult = evaluate_davis(case.masks.transpose(1, 0, 2, 3), masks)  # (O, A, H, W)
+    prompt_frames = case.prompt_frames()
+    start = int(prompt_frames[prompt_frames >= 0].min(initial=0))
+    return MethodResult(result, seconds, case.num_frames - start)
+
+
+EVALUATORS = {"sot": evaluate_sot_method, "mot": evaluate_mot_method, "vos": evaluate_vos_method}
+
+
+# ----------------------------------------------------------------------------------------- loop
+@dataclass
+class CaseOutcome:
+    """The results of the methods that ran on one case."""
+
+    name: str
+    num_frames: int  # frames of the case (after --max-frames)
+    methods: dict[str, MethodResult]
+
+
+@dataclass
+class CaseError:
+    """A case that could not be read, or a method that failed on it."""
+
+    name: str  # the case
+    method: str | None  # the method that failed; None when the case itself could not be read
+    error: str  # "ExceptionType: message"
+
+
+@dataclass
+class EvalOutcome:
+    """Results of one evaluation run, in case order."""
+
+    task: str  # "sot", "mot" or "vos"
+    methods: list[str]  # method names, in the order given
+    cases: list[CaseOutcome]  # cases where at least one method ran
+    errors: list[CaseError]
+
+
+def _record(outcome: EvalOutcome, name: str, method: str | None, err: Exception) -> None:
+    message = " ".join(str(err).split())
+    where = name if method is None else f"{name} [{method}]"
+    logger.warning("%s failed: %s: %s", where, type(err).__name__, message)
+    logger.debug("traceback of %s", where, exc_info=True)
+    outcome.errors.append(CaseError(name, method, f"{type(err).__name__}: {message}"))
+
+
+def evaluate_cases(
+    task: str, refs: Sequence[CaseRef], runners: Mapping[str, Any], progress: bool = True
+) -> EvalOutcome:
+    """Load and evaluate each case with every runner, with a progress bar over cases.
+
+    Failures are isolated: a case that cannot be read, or a method that fails on a case (e.g.
+    OpenCV rejecting a 1-pixel init box), is logged and recorded in ``errors``, and everything
+    else still runs. A method's summary then covers the cases it ran on.
+    """
+    if task not in EVALUATORS:
+        raise ValueError(f"task must be one of {sorted(EVALUATORS)}, got {task!r}")
+    evaluate = EVALUATORS[task]
+    outcome = EvalOutcome(task, list(runners), [], [])
+    bar = tqdm(refs, unit="seq", desc=f"eval {task}", disable=not progress)
+    for ref in bar:
+        bar.set_postfix_str(ref.name)
+        try:
+            case = ref.load()
+        except Exception as err:  # isolate: report it, go on with the next case
+            _record(outcome, ref.name, None, err)
+            continue
+        methods = {}
+        for name, runner in runners.items():
+            try:
+                methods[name] = evaluate(case, runner)
+            except Exception as err:  # isolate: the other methods still run on this case
+                _record(outcome, ref.name, name, err)
+        if methods:
+            outcome.cases.append(CaseOutcome(ref.name, case.num_frames, methods))
+    return outcome
