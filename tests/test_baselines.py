@@ -102,3 +102,12 @@ def test_bytetrack_empty_and_bad_inputs():
         tracker.update(np.zeros((2, 4)), np.zeros(3))
     with pytest.raises(ValueError, match="class_ids"):
         tracker.update(np.zeros((2, 4)), np.zeros(2), np.zeros(3))
+
+
+@pytest.mark.parametrize("kind", ["csrt", "kcf"])
+def test_opencv_tracker_accepts_a_one_pixel_box(kind):
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, size=(32, 32, 3), dtype=np.uint8)
+    tracker = OpenCVTracker(kind)
+    tracker.init(frame, np.array([10.0, 10.0, 11.0, 11.0]))  # 1 px: OpenCV alone raises
+    tracker.update(frame)  # a box or None, but no crash

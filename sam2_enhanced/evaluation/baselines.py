@@ -29,6 +29,9 @@ class SingleObjectTracker(Protocol):
         """Return the (4,) ``xyxy`` box on the next ``frame``, or None when the target is lost."""
 
 
+MIN_INIT_SIDE = 4.0  # pixels: smaller initial boxes are grown to this side for OpenCV
+
+
 def _check_box_xyxy(box_xyxy: np.ndarray) -> np.ndarray:
     box = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
     if box.shape != (4,) or not np.isfinite(box).all():
@@ -78,8 +81,12 @@ class OpenCVTracker:
 
     def init(self, frame: np.ndarray, box_xyxy: np.ndarray) -> None:
         box = _check_box_xyxy(box_xyxy)
-        x0, y0 = round(box[0]), round(box[1])
-        width, height = max(1, round(box[2] - box[0])), max(1, round(box[3] - box[1]))
+        # OpenCV's trackers fail on boxes of a pixel or two: grow them around their centre
+        centre = (box[:2] + box[2:]) / 2
+        side = np.maximum(box[2:] - box[:2], MIN_INIT_SIDE)
+        x0, y0 = (int(v) for v in np.clip(np.round(centre - side / 2), 0, None))
+        width = min(round(side[0]), frame.shape[1] - x0)
+        height = min(round(side[1]), frame.shape[0] - y0)
         self._tracker = self._create()
         self._tracker.init(_to_bgr(frame), (x0, y0, width, height))
 
