@@ -63,9 +63,12 @@ def build_runners(task: str, methods: list[str], load_predictor: Callable[[], An
                 else opencv_sot_runner(method)
             )
     elif task == "mot":
-        detections_of = PredictorDetections(predictor)
-        chosen = {"ours": mot_with_predictor, "bytetrack": mot_with_bytetrack}
-        runners = {method: partial(chosen[method], detections_of) for method in methods}
+        # ours: its own tracked rows; ByteTrack: every detection above the threshold
+        sources = {
+            "ours": (mot_with_predictor, PredictorDetections(predictor)),
+            "bytetrack": (mot_with_bytetrack, PredictorDetections(predictor, every_detection=True)),
+        }
+        runners = {method: partial(*sources[method]) for method in methods}
     else:
         runners = {"ours": partial(vos_with_predictor, predictor)}
     return runners

@@ -161,6 +161,20 @@ def test_ours_and_bytetrack_mot_share_one_run(predictor):
         assert tracks.num_frames == case.num_frames
 
 
+def test_every_detection_reports_rows_from_the_first_frame():
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.tracker.det_threshold = 0.0  # untrained: every query counts as a detection
+    cfg.tracker.min_hits = 3
+    predictor = build_predictor(cfg, device="cpu")
+    case = synthetic_cases("mot", 1, CFG)[0].load()
+    confirmed = PredictorDetections(predictor)(case)
+    raw = PredictorDetections(predictor, every_detection=True)(case)
+    num_queries = cfg.decoder.num_queries
+    assert len(confirmed[0].track_ids) == 0  # our tracker needs 3 hits before reporting
+    assert len(raw[0].track_ids) == num_queries
+
+
 def _write_sot_folder(root, video):
     write_sot_sequence(video, 1, root / "good")
     write_sot_sequence(video, 1, root / "bad")

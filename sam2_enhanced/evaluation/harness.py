@@ -103,16 +103,24 @@ class FrameTracks:
 
 
 class PredictorDetections:
-    """The predictor's no-prompt run over a case, computed once and shared by runners."""
+    """The predictor's no-prompt run over a case, computed once and shared by runners.
 
-    def __init__(self, predictor) -> None:
+    With ``every_detection`` each detection above the threshold is reported from its first frame
+    (new tracks need one hit), so a baseline tracker gets the detector's raw output rather than
+    the rows our own association confirmed.
+    """
+
+    def __init__(self, predictor, every_detection: bool = False) -> None:
         self.predictor = predictor
+        self.every_detection = every_detection
         self._cached: tuple[MotCase, list[FrameTracks]] | None = None
 
     def __call__(self, case: MotCase) -> list[FrameTracks]:
         if self._cached is not None and self._cached[0] is case:
             return self._cached[1]
         state = self.predictor.init_state(case.frames)
+        if self.every_detection:
+            state.tracker.min_hits = 1
         frames: list[FrameTracks] = [empty_frame_tracks() for _ in range(case.num_frames)]
         try:
             run = self.predictor.propagate_in_video(
@@ -153,7 +161,7 @@ def mot_with_bytetrack(detections_of: PredictorDetections, case: MotCase) -> Tra
     tracker = ByteTrackBaseline(
         track_activation_threshold=tracker_cfg.det_threshold,
         high_conf_det_threshold=tracker_cfg.det_threshold,
-        minimum_consecutive_frames=tracker_cfg.min_hits,
+        minimum_consecutive_frames=tracker_cfg.min_hits,  # same confirmation rule as ours
         frame_rate=case.fps or 30.0,
     )
     ids, boxes = [], []
