@@ -19,6 +19,13 @@ from sam2_enhanced.tracking import INVALID, centre_gate, iou_matrix, match_boxes
 from sam2_enhanced.video_state import FrameResult, VideoState
 
 
+def detections_bytes(detections: sv.Detections) -> int:
+    """Bytes of the arrays a ``supervision.Detections`` holds (masks included)."""
+    arrays = [detections.xyxy, detections.mask, detections.confidence, detections.class_id]
+    arrays += [detections.tracker_id, *detections.data.values()]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
 def object_matches(
     object_boxes: np.ndarray, det_boxes: np.ndarray, match_iou: float
 ) -> list[tuple[int, int]]:

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from sam2_enhanced.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
-from sam2_enhanced.detections import DetectionBuilder
+from sam2_enhanced.detections import DetectionBuilder, detections_bytes
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
@@ -143,10 +143,19 @@ class SAM2EnhancedVideoPredictor:
         state.frames_tracked = 0
 
     def memory_footprint(self, state: VideoState) -> dict[str, Any]:
-        """Bytes held by the state, by part, and memory counts per object."""
+        """Bytes held by the state, by part, and memory counts per object.
+
+        ``frame_cache_bytes`` counts decoded frames kept by the frame source, frames at model
+        resolution and the newest encoder output; ``prompt_bytes`` the prompts, the outputs and
+        detections kept for prompted frames and each object's newest output. A caller's own
+        array of frames (``init_state(array)``) is not counted: the state does not copy it.
+        """
         bank_bytes = state.bank.num_bytes()
-        frame_cache_bytes = state.loader.num_bytes() + state.feature_bytes()
+        frame_cache_bytes = (
+            state.frames.cached_bytes() + state.loader.num_bytes() + state.feature_bytes()
+        )
         prompt_bytes = sum(obj.num_bytes() for obj in state.objects.values())
+        prompt_bytes += sum(detections_bytes(d) for d in state.cond_detections.values())
         return {
             "total_bytes": bank_bytes + frame_cache_bytes + prompt_bytes,
             "bank_bytes": bank_bytes,

@@ -101,6 +101,11 @@ class LruCache:
     def clear(self) -> None:
         self._frames.clear()
 
+    @property
+    def num_bytes(self) -> int:
+        """Bytes of the cached frames."""
+        return sum(frame.nbytes for frame in self._frames.values())
+
 
 class FrameSource(abc.ABC):
     """The frames of one video, read lazily by index.
@@ -148,6 +153,10 @@ class FrameSource(abc.ABC):
             valid = f"0..{num_frames - 1}" if num_frames is not None else "0 or more"
             raise IndexError(f"{self.name}: frame index {idx} is out of range; valid: {valid}")
         return self._read(idx).copy()
+
+    def cached_bytes(self) -> int:
+        """Bytes of decoded frames this source holds itself (the caller's own arrays excluded)."""
+        return 0
 
     def close(self) -> None:
         """Release the file / decoder / iterator; further ``get`` calls raise ``ValueError``."""

@@ -132,6 +132,9 @@ class ImageFolderFrameSource(FrameSource):
     def num_frames(self) -> int:
         return len(self.files)
 
+    def cached_bytes(self) -> int:
+        return self._cache.num_bytes
+
     def _read(self, idx: int) -> np.ndarray:
         frame = self._cache.get(idx)
         if frame is None:
@@ -176,6 +179,9 @@ class LiveFrameSource(FrameSource):
     @property
     def num_frames(self) -> None:
         return None
+
+    def cached_bytes(self) -> int:
+        return sum(frame.nbytes for frame in self._window)
 
     def _read(self, idx: int) -> np.ndarray:
         oldest = self.num_frames_read - len(self._window)

@@ -59,6 +59,9 @@ class VideoFileFrameSource(FrameSource):
     def num_frames(self) -> int:
         return len(self._frame_pts)
 
+    def cached_bytes(self) -> int:
+        return self._cache.num_bytes
+
     def _read(self, idx: int) -> np.ndarray:
         frame = self._cache.get(idx)
         if frame is not None:
@@ -193,6 +196,9 @@ class OpenCVVideoFrameSource(FrameSource):
         self._capture.release()
         self._capture = self._open()
         self._next_idx = 0  # index of the frame the next grab() returns
+
+    def cached_bytes(self) -> int:
+        return self._cache.num_bytes
 
     def _read(self, idx: int) -> np.ndarray:
         frame = self._cache.get(idx)
