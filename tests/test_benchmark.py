@@ -7,15 +7,9 @@ import pytest
 import torch
 
 from sam2_enhanced import benchmark
-from sam2_enhanced.benchmark import (
-    COLUMNS,
-    CaseResult,
-    StageTimer,
-    format_growth,
-    format_table,
-    held_bytes,
-    pingpong_index,
-)
+from sam2_enhanced.benchmark import pingpong_index
+from sam2_enhanced.benchmark_cases import COLUMNS, CaseResult, StageTimer, held_bytes
+from sam2_enhanced.benchmark_report import format_growth, format_table
 
 NUM_COLUMNS = 17  # method, model, px, objects, frames, frame ms, 6 stage columns, 5 totals
 
