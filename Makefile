@@ -35,7 +35,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix sam2_enhanced scripts tests
 
 bench: $(STAMP)
-	$(PY) scripts/benchmark.py
+	$(VENV)/bin/sam2e bench --configs default --image-size 224 --objects 1,3 --frames 100 --threads 1
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
