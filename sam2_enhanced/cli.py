@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sam2_enhanced import __version__
 
@@ -67,6 +68,17 @@ def parse_point(text: str) -> tuple[float, float, int]:
     return values[0], values[1], int(label)
 
 
+def positive_int(text: str) -> int:
+    """An int >= 1 for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -76,6 +88,12 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if any)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is steadier on a busy machine)",
     )
 
 
@@ -269,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_bench(bench_argv)
         args = build_parser().parse_args(argv)
         command = args.command
+        if getattr(args, "threads", None):
+            torch.set_num_threads(args.threads)
         level = logging.DEBUG if args.verbose else logging.WARNING
         logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
         return _COMMANDS[command](args)

@@ -236,6 +236,7 @@ def test_eval_exits_1_when_every_sequence_fails(tmp_path):
 
 
 ARGPARSE_ERRORS = [  # argparse prints its usage line, then the error
+    (["demo", "--threads", "0", "--out", "{out}"], "whole number >= 1"),
     (["track", "{clip}", "--box", "1,2,3", "--out", "{out}"], "expected x0,y0,x1,y1"),
     (["track", "{clip}", "--box", "5,5,1,1", "--out", "{out}"], "x1 > x0"),
     (["track", "{clip}", "--points", "1,2,5", "--out", "{out}"], "label must be 0 or 1"),
