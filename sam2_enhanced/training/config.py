@@ -1,0 +1,205 @@
+"""Training configuration: :class:`TrainConfig` and the YAML file that pairs it with a model.
+
+A training YAML has three sections::
+
+    model: tiny                 # a preset name, or a mapping of ModelConfig keys
+    train: {lr: 1.0e-4, ...}    # TrainConfig keys
+    data: {height: 128, ...}    # SyntheticVideoConfig keys (training and validation videos)
+
+Everything goes through ``config.from_dict``, so unknown keys and wrong types raise ``ValueError``
+naming the key. Command-line overrides (``train.lr=1e-4``, ``model.decoder.num_layers=3``) are
+applied to the raw mapping first, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sam2_enhanced.config import (
+    ModelConfig,
+    from_dict,
+    read_yaml,
+    resolve_config_path,
+    to_dict,
+)
+from sam2_enhanced.data.synthetic_config import SyntheticVideoConfig
+
+SECTIONS = ("model", "train", "data")
+AMP_MODES = ("none", "bf16", "fp16")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, prompting, losses and bookkeeping of one training run."""
+
+    output_dir: str = "runs/train"  # folder for checkpoints, CSV logs and the final model
+    seed: int = 0  # seed of model init, prompt sampling and the video order
+    steps: int = 1000  # optimizer steps
+    batch_size: int = 2  # clips per optimizer step and process
+    clip_len: int = 4  # frames per training clip (the memory loop runs through all of them)
+    num_train_videos: int = 1_000_000  # size of the training seed range (videos are generated)
+    max_objects_per_clip: int = 3  # tracked (prompted) objects per clip, sampled at random
+    lr: float = 2.0e-4  # peak AdamW learning rate
+    weight_decay: float = 0.05  # AdamW weight decay on weight matrices (not norms or biases)
+    warmup_steps: int = 100  # linear warmup from 0 to lr
+    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    grad_clip: float = 0.1  # max global gradient norm (0 disables clipping)
+    amp: str = "none"  # "none", "bf16" or "fp16" autocast; GPU only (CPU always runs float32)
+    prob_mask_prompt: float = 0.2  # first frame prompted with the GT mask
+    prob_box_prompt: float = 0.5  # first frame prompted with a jittered GT box
+    # (the rest of the probability: 1..max_init_points clicks sampled inside the GT mask)
+    max_init_points: int = 3  # most clicks of a point prompt on the first frame
+    prompt_pe_scale: float = 1.0  # multiplies the prompt encoder's random Fourier frequencies
+    # at init: SAM's scale 1 resolves positions to ~1/3 of the image, too coarse for small objects
+    box_jitter: float = 0.1  # std of box-corner noise as a fraction of the box side
+    box_jitter_max_px: float = 4.0  # box-corner noise is clipped to this many video pixels
+    prob_corrective: float = 0.2  # clip gets corrective clicks on later frames
+    max_corrective_frames: int = 2  # later frames that get a corrective click
+    mask_focal_weight: float = 20.0  # sigmoid focal loss on masks (SAM 2: 20)
+    mask_dice_weight: float = 1.0  # dice loss on masks (SAM 2: 1)
+    iou_weight: float = 1.0  # L1 loss of predicted vs actual mask IoU
+    object_score_weight: float = 1.0  # BCE of the occlusion score vs GT visibility
+    det_class_weight: float = 2.0  # DETR sigmoid focal class loss (and matching cost)
+    det_l1_weight: float = 5.0  # DETR L1 box loss (and matching cost)
+    det_giou_weight: float = 2.0  # DETR GIoU loss (and matching cost)
+    focal_alpha: float = 0.25  # focal loss alpha (masks and detections)
+    focal_gamma: float = 2.0  # focal loss gamma (masks and detections)
+    refine_weight: float = 1.0  # weight of the refined-output detection loss
+    small_object_boost: float = 2.0  # extra box-loss weight of refined boxes of small objects
+    log_interval: int = 10  # steps between CSV log rows
+    ckpt_interval: int = 200  # steps between checkpoints (training state and model folder)
+    val_interval: int = 500  # steps between validations (0: only at the end)
+    num_val_videos: int = 20  # fresh validation videos (seeds from VAL_SEED_OFFSET)
+    num_workers: int = 0  # DataLoader worker processes generating videos
+    num_threads: int = 0  # torch CPU threads per process (0: leave torch's default)
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "clip_len", "num_train_videos", "max_objects_per_clip")
+        for name in (*positive, "max_init_points", "log_interval", "ckpt_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "val_interval", "num_val_videos", "num_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("prob_mask_prompt", "prob_box_prompt", "prob_corrective", "min_lr_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.prob_mask_prompt + self.prob_box_prompt > 1.0:
+            raise ValueError(
+                "train.prob_mask_prompt + train.prob_box_prompt must be <= 1 (the rest are "
+                f"point prompts), got {self.prob_mask_prompt} + {self.prob_box_prompt}"
+            )
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"train.amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if self.prompt_pe_scale <= 0:
+            raise ValueError(f"train.prompt_pe_scale must be > 0, got {self.prompt_pe_scale}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class TrainRunConfig:
+    """A whole training YAML: the model to build, how to train it, which videos to use."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: SyntheticVideoConfig = field(default_factory=SyntheticVideoConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, loadable again with :func:`run_config_from_dict`."""
+        return {name: to_dict(getattr(self, name)) for name in SECTIONS}
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=1e-4"`` -> (["train", "lr"], 1e-4); the value is parsed as YAML."""
+    key, sep, value = text.partition("=")
+    path = key.strip().split(".")
+    if not sep or len(path) < 2 or path[0] not in SECTIONS or not all(path):
+        raise ValueError(
+            f"override must look like SECTION.KEY=VALUE with SECTION in {SECTIONS}, "
+            f"e.g. train.lr=1e-4 or model.decoder.num_layers=3; got {text!r}"
+        )
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str) and _EXPONENT_FLOAT.fullmatch(parsed.strip()):
+        parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
+    return path, parsed
+
+
+def apply_override(data: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``data[path[0]]...[path[-1]] = value`` in place, creating missing mappings."""
+    node = data
+    for i, key in enumerate(path[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ValueError(
+                f"cannot override {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a mapping"
+            )
+        node = child
+    node[path[-1]] = value
+
+
+def _model_section(value: Any) -> dict[str, Any]:
+    """``model:`` as a mapping: a preset name is read from its YAML file."""
+    if isinstance(value, str):
+        preset = read_yaml(resolve_config_path(value))
+        preset = preset.get("model", preset)
+        preset.setdefault("name", value)
+        return preset
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"config key 'model' expects a preset name or a mapping, got {type(value).__name__}"
+        )
+    return value
+
+
+def _data_section(value: dict[str, Any]) -> SyntheticVideoConfig:
+    """``data:`` as a :class:`SyntheticVideoConfig` (its variable-length tuple checked here)."""
+    value = dict(value)
+    weights = value.pop("motion_weights", None)
+    cfg = from_dict(SyntheticVideoConfig, value, prefix="data.")
+    if weights is not None:
+        if not isinstance(weights, list | tuple):
+            raise ValueError(f"config key 'data.motion_weights' expects a list, got {weights!r}")
+        cfg.motion_weights = tuple(weights)
+        cfg.__post_init__()
+    return cfg
+
+
+def run_config_from_dict(data: dict[str, Any], overrides: list[str] = ()) -> TrainRunConfig:
+    """Build a :class:`TrainRunConfig` from a nested mapping plus ``SECTION.KEY=VALUE`` overrides.
+
+    Raises:
+        ValueError: unknown section or key, wrong value type, malformed override.
+    """
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown config section {unknown[0]!r}; valid sections: {SECTIONS}")
+    data = copy.deepcopy(data)
+    data["model"] = copy.deepcopy(_model_section(data.get("model", {})))
+    for text in overrides:
+        path, value = parse_override(text)
+        apply_override(data, path, value)
+    for name in ("train", "data"):
+        if not isinstance(data.get(name, {}), dict):
+            raise ValueError(f"config key {name!r} expects a mapping")
+    return TrainRunConfig(
+        model=from_dict(ModelConfig, data["model"], prefix="model."),
+        train=from_dict(TrainConfig, data.get("train", {}), prefix="train."),
+        data=_data_section(data.get("data", {})),
+    )
+
+
+def load_train_config(name_or_path: str | Path, overrides: list[str] = ()) -> TrainRunConfig:
+    """Load a training YAML (a preset name such as ``"train_tiny"`` or a path) with overrides."""
+    path = resolve_config_path(name_or_path)
+    run = run_config_from_dict(read_yaml(path), overrides)
+    if run.model.name == "custom":
+        run.model.name = path.stem
+    return run

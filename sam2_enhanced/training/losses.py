@@ -1,0 +1,265 @@
+"""Losses of one frame: per-object masks (SAM 2) and the DETR set loss (Deformable DETR).
+
+Masks: sigmoid focal + dice on the mask logits upsampled to the target resolution (the best of
+the candidates when several are predicted), L1 between the predicted and the actual IoU, and
+BCE of the occlusion score against visibility. Unlike SAM 2, the focal loss is class-balanced
+(mean over object pixels plus mean over background pixels) rather than averaged over the image:
+averaged, an object of a few pixels barely moves the loss and the mask decoder collapses to
+background. Mask, dice and IoU terms only count visible objects; every term is averaged over the
+tracked objects.
+
+Detections: Hungarian matching per decoder layer, sigmoid focal class loss over all queries and
+classes, L1 and GIoU over matched pairs, all divided by the number of targets and summed over
+layers (auxiliary losses). The refined outputs get the same loss with the box terms of small
+targets weighted up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sam2_enhanced.box_ops import cxcywh_to_xyxy, generalized_box_iou
+from sam2_enhanced.modeling.detection_head import DetectionOutput
+from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput
+from sam2_enhanced.training.matcher import HungarianMatcher
+
+LOGIT_CLAMP = 32.0  # masks of absent objects are -1024 without gradient; keep the loss readable
+
+
+def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float, gamma: float) -> Tensor:
+    """Elementwise focal loss (Lin et al.); ``targets`` in [0, 1], same shape as ``logits``."""
+    probs = logits.sigmoid()
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = probs * targets + (1 - probs) * (1 - targets)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    return loss
+
+
+def dice_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """(..., H, W) logits and targets -> (...) soft dice loss, 1 - (2|PT| + 1) / (|P| + |T| + 1)."""
+    probs = logits.sigmoid().flatten(-2)
+    targets = targets.flatten(-2)
+    numerator = 2 * (probs * targets).sum(-1) + 1
+    return 1 - numerator / (probs.sum(-1) + targets.sum(-1) + 1)
+
+
+def mask_iou(logits: Tensor, targets: Tensor) -> Tensor:
+    """(..., H, W) logits and {0, 1} targets -> (...) IoU of ``logits > 0`` (1 when both empty)."""
+    pred = (logits > 0).flatten(-2)
+    gt = (targets > 0.5).flatten(-2)
+    inter = (pred & gt).sum(-1).float()
+    union = (pred | gt).sum(-1).float()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+
+
+@dataclass
+class MaskLosses:
+    """Unweighted mask terms of one frame (scalars) and their weighted sum."""
+
+    focal: Tensor  # class-balanced sigmoid focal loss of the best candidate
+    dice: Tensor  # dice loss of the best candidate
+    iou: Tensor  # L1 of predicted vs actual IoU over all candidates
+    object_score: Tensor  # BCE of the occlusion logit vs visibility
+    total: Tensor  # weighted sum
+
+
+class MaskCriterion:
+    """SAM 2's mask losses for O tracked objects on one frame."""
+
+    def __init__(
+        self,
+        *,
+        focal_weight: float,
+        dice_weight: float,
+        iou_weight: float,
+        object_score_weight: float,
+        focal_alpha: float = 0.25,
+        focal_gamma: float = 2.0,
+    ) -> None:
+        self.focal_weight = focal_weight
+        self.dice_weight = dice_weight
+        self.iou_weight = iou_weight
+        self.object_score_weight = object_score_weight
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+
+    def balanced_focal(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """(O, M, H, W) -> (O, M): mean focal loss over object pixels plus mean over the rest.
+
+        Averaged over the whole image, an object of a few pixels barely moves the loss and the
+        decoder collapses to predicting background everywhere; balanced, both halves count.
+        """
+        focal = sigmoid_focal_loss(logits, targets, self.focal_alpha, self.focal_gamma)
+        focal, positive = focal.flatten(2), targets.flatten(2)  # (O, M, HW)
+        num_pos = positive.sum(-1).clamp(min=1)
+        num_neg = (1 - positive).sum(-1).clamp(min=1)
+        return (focal * positive).sum(-1) / num_pos + (focal * (1 - positive)).sum(-1) / num_neg
+
+    def __call__(self, masks: MaskHeadOutput, target_masks: Tensor) -> MaskLosses:
+        """Losses of one frame.
+
+        Args:
+            masks: mask head output for O objects; its ``multimask_logits`` (O, M, h, w) are
+                supervised (M = 1 or the number of candidates).
+            target_masks: (O, H, W) {0, 1} visible pixels of each object (any resolution;
+                logits are upsampled to it).
+        """
+        logits = masks.multimask_logits
+        num_objects = logits.shape[0]
+        if target_masks.shape[0] != num_objects or target_masks.ndim != 3:
+            raise ValueError(
+                f"target_masks must be (O, H, W) with O = {num_objects}, got shape "
+                f"{tuple(target_masks.shape)}"
+            )
+        logits = F.interpolate(
+            logits.float(), size=target_masks.shape[-2:], mode="bilinear", align_corners=False
+        ).clamp(-LOGIT_CLAMP, LOGIT_CLAMP)  # (O, M, H, W)
+        targets = target_masks[:, None].float().expand_as(logits)  # (O, M, H, W)
+        present = (target_masks.flatten(1) > 0.5).any(dim=1).float()  # (O,)
+        focal = self.balanced_focal(logits, targets)  # (O, M)
+        dice = dice_loss(logits, targets)  # (O, M)
+        best = (self.focal_weight * focal + self.dice_weight * dice).argmin(dim=1)  # (O,)
+        rows = torch.arange(num_objects, device=logits.device)
+        actual_iou = mask_iou(logits.detach(), targets)  # (O, M)
+        iou = (masks.iou_preds.float() - actual_iou).abs().mean(dim=1)  # (O,)
+        object_score = F.binary_cross_entropy_with_logits(
+            masks.object_score_logits[:, 0].float(), present, reduction="none"
+        )  # (O,)
+        denominator = max(num_objects, 1)
+        terms = {
+            "focal": (focal[rows, best] * present).sum() / denominator,
+            "dice": (dice[rows, best] * present).sum() / denominator,
+            "iou": (iou * present).sum() / denominator,
+            "object_score": object_score.sum() / denominator,
+        }
+        total = (
+            self.focal_weight * terms["focal"]
+            + self.dice_weight * terms["dice"]
+            + self.iou_weight * terms["iou"]
+            + self.object_score_weight * terms["object_score"]
+        )
+        return MaskLosses(**terms, total=total)
+
+
+@dataclass
+class DetectionLosses:
+    """Unweighted detection terms of one frame (scalars) and their weighted sum."""
+
+    class_loss: Tensor  # focal class loss, summed over decoder layers
+    l1: Tensor  # L1 box loss, summed over decoder layers
+    giou: Tensor  # 1 - GIoU, summed over decoder layers
+    refine_class: Tensor  # focal class loss of the refined outputs
+    refine_box: Tensor  # L1 + GIoU terms of the refined boxes, small targets weighted up
+    total: Tensor  # weighted sum
+
+
+class SetCriterion:
+    """DETR set loss over every decoder layer plus the small-object refinement outputs."""
+
+    def __init__(
+        self,
+        *,
+        matcher: HungarianMatcher,
+        class_weight: float,
+        l1_weight: float,
+        giou_weight: float,
+        refine_weight: float,
+        small_object_size: float,
+        image_size: int,
+        small_object_boost: float,
+        focal_alpha: float = 0.25,
+        focal_gamma: float = 2.0,
+    ) -> None:
+        self.matcher = matcher
+        self.class_weight = class_weight
+        self.l1_weight = l1_weight
+        self.giou_weight = giou_weight
+        self.refine_weight = refine_weight
+        self.small_object_size = small_object_size
+        self.image_size = image_size
+        self.small_object_boost = small_object_boost
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+
+    def layer_losses(
+        self,
+        class_logits: Tensor,
+        boxes_cxcywh: Tensor,
+        target_labels: Tensor,
+        target_boxes_cxcywh: Tensor,
+        box_weights: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(N, C), (N, 4) predictions vs (G,), (G, 4) targets -> class, L1, GIoU losses.
+
+        ``box_weights`` (G,) scale each target's box terms; all terms are divided by max(G, 1).
+        """
+        match = self.matcher(class_logits, boxes_cxcywh, target_labels, target_boxes_cxcywh)
+        num_boxes = max(target_labels.shape[0], 1)
+        onehot = torch.zeros_like(class_logits, dtype=torch.float32)  # (N, C)
+        onehot[match.pred_indices, target_labels[match.target_indices]] = 1.0
+        class_loss = sigmoid_focal_loss(
+            class_logits.float(), onehot, self.focal_alpha, self.focal_gamma
+        ).sum()
+        pred = boxes_cxcywh[match.pred_indices].float()  # (K, 4)
+        target = target_boxes_cxcywh[match.target_indices].float()  # (K, 4)
+        weights = box_weights[match.target_indices]  # (K,)
+        l1 = (F.l1_loss(pred, target, reduction="none").sum(-1) * weights).sum()
+        giou = torch.diag(generalized_box_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)))
+        giou_loss = ((1 - giou) * weights).sum()
+        return class_loss / num_boxes, l1 / num_boxes, giou_loss / num_boxes
+
+    def __call__(
+        self, detections: DetectionOutput, target_labels: Tensor, target_boxes_cxcywh: Tensor
+    ) -> DetectionLosses:
+        """Losses of one frame.
+
+        Args:
+            detections: model detections with B = 1 (L decoder layers, N queries).
+            target_labels: (G,) long class indices (G may be 0).
+            target_boxes_cxcywh: (G, 4) normalized target boxes.
+        """
+        if detections.class_logits.shape[1] != 1:
+            raise ValueError(
+                f"SetCriterion takes one frame (B = 1), got B = {detections.class_logits.shape[1]}"
+            )
+        ones = target_boxes_cxcywh.new_ones(target_labels.shape[0])  # (G,)
+        totals = [torch.zeros((), device=target_labels.device) for _ in range(3)]
+        for layer in range(detections.class_logits.shape[0]):
+            terms = self.layer_losses(
+                detections.class_logits[layer, 0],
+                detections.boxes_cxcywh[layer, 0],
+                target_labels,
+                target_boxes_cxcywh,
+                ones,
+            )
+            totals = [a + b for a, b in zip(totals, terms, strict=True)]
+        side_px = target_boxes_cxcywh[:, 2:].prod(-1).clamp(min=0).sqrt() * self.image_size
+        small = (side_px < self.small_object_size).float()  # (G,)
+        refine_class, refine_l1, refine_giou = self.layer_losses(
+            detections.refined_logits[0],
+            detections.refined_boxes_cxcywh[0],
+            target_labels,
+            target_boxes_cxcywh,
+            1 + self.small_object_boost * small,
+        )
+        refine_box = self.l1_weight * refine_l1 + self.giou_weight * refine_giou
+        total = (
+            self.class_weight * totals[0]
+            + self.l1_weight * totals[1]
+            + self.giou_weight * totals[2]
+            + self.refine_weight * (self.class_weight * refine_class + refine_box)
+        )
+        return DetectionLosses(
+            class_loss=totals[0],
+            l1=totals[1],
+            giou=totals[2],
+            refine_class=refine_class,
+            refine_box=refine_box,
+            total=total,
+        )

@@ -1,0 +1,332 @@
+"""Runs the model through clips of T frames with the memory loop inside the autograd graph.
+
+Each frame reads, for every tracked object, the memories made on earlier frames of the same clip
+(its conditioning frames, the last ``max_recent_frames`` frames, object pointers and the object's
+detection tokens) and the detector reads the scene tokens of the last ``num_scene_frames``
+frames. Nothing is detached, so the losses of later frames train the memory encoder and memory
+attention through time, as SAM 2 trains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sam2_enhanced.box_ops import xyxy_to_cxcywh
+from sam2_enhanced.config import MemoryBankConfig
+from sam2_enhanced.data.clip_dataset import ClipBatch
+from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
+from sam2_enhanced.modeling.sam2_base_enhanced import (
+    FrameMemory,
+    ObjectPrompts,
+    SAM2EnhancedBase,
+    TrackStepOutput,
+)
+from sam2_enhanced.training.config import TrainConfig
+from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
+from sam2_enhanced.training.matcher import HungarianMatcher
+from sam2_enhanced.training.prompts import choose_prompt, corrective_clicks, first_frame_prompts
+
+
+def resize_frames(frames: Tensor, image_size: int) -> Tensor:
+    """(T, 3, H, W) RGB in [0, 1] -> (T, 3, image_size, image_size), bilinear with antialias."""
+    if frames.shape[-2:] == (image_size, image_size):
+        return frames
+    return F.interpolate(
+        frames, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def split_frames(encoded: EncoderOutput) -> list[EncoderOutput]:
+    """A batch of B encoded frames -> B single-frame outputs (one cheap split in backward)."""
+    fields = (encoded.features, encoded.pos, encoded.fpn_s1, encoded.fpn_s0)
+    return [EncoderOutput(*parts) for parts in zip(*(f.split(1) for f in fields), strict=True)]
+
+
+@dataclass
+class MemoryView:
+    """One object's memory readout built from in-graph tensors (fits ``ObjectMemoryView``)."""
+
+    features: Tensor  # (S, mem_dim, g, g)
+    frame_offsets: Tensor  # (S,) long
+    is_cond: Tensor  # (S,) bool
+    obj_ptrs: Tensor  # (P, d)
+    ptr_offsets: Tensor  # (P,) long
+    det_tokens: Tensor  # (K, mem_dim)
+
+
+@dataclass
+class _Entry:
+    frame_idx: int
+    features: Tensor  # (mem_dim, g, g)
+    obj_ptr: Tensor  # (d,)
+    token: Tensor  # (1, mem_dim)
+    visible: bool
+    is_cond: bool
+
+
+class ObjectHistory:
+    """The memories one object made on earlier frames, read back as the memory bank would."""
+
+    def __init__(self, *, max_cond_frames: int, max_recent_frames: int, max_obj_ptrs: int):
+        self.max_cond_frames = max_cond_frames
+        self.max_recent_frames = max_recent_frames
+        self.max_obj_ptrs = max_obj_ptrs
+        self.entries: list[_Entry] = []
+
+    @classmethod
+    def from_config(cls, cfg: MemoryBankConfig) -> ObjectHistory:
+        return cls(
+            max_cond_frames=cfg.max_cond_frames,
+            max_recent_frames=cfg.max_recent_frames,
+            max_obj_ptrs=cfg.max_obj_ptrs,
+        )
+
+    def add(self, frame_idx: int, memory: FrameMemory, row: int, is_cond: bool) -> None:
+        """Store row ``row`` (this object) of a frame's memories."""
+        self.entries.append(
+            _Entry(
+                frame_idx=frame_idx,
+                features=memory.mask_features[row],
+                obj_ptr=memory.obj_ptrs[row],
+                token=memory.object_tokens[row],
+                visible=bool(memory.object_visible[row]),
+                is_cond=is_cond,
+            )
+        )
+
+    def _kept(self) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
+        """Conditioning memories, recent memories and pointer sources, oldest first."""
+        cond = [e for e in self.entries if e.is_cond]
+        if len(cond) > self.max_cond_frames:
+            cond = (
+                cond[-1:]
+                if self.max_cond_frames == 1
+                else [cond[0]] + cond[1 - self.max_cond_frames :]
+            )
+        others = [e for e in self.entries if not e.is_cond]
+        recent = others[-self.max_recent_frames :] if self.max_recent_frames else []
+        num_other_ptrs = max(self.max_obj_ptrs - len(cond), 0)
+        ptr_sources = cond + (others[-num_other_ptrs:] if num_other_ptrs else [])
+        return cond, recent, ptr_sources
+
+    def readout(self, frame_idx: int) -> MemoryView | None:
+        """Memory of the object as seen from ``frame_idx`` (None before its first memory)."""
+        if not self.entries:
+            return None
+        cond, recent, ptr_sources = self._kept()
+        spatial = cond + recent
+        device = spatial[0].features.device
+        frames = torch.tensor([e.frame_idx for e in spatial], device=device)
+        ptr_frames = torch.tensor([e.frame_idx for e in ptr_sources], device=device)
+        tokens = [e.token for e in spatial if e.visible]
+        mem_dim = spatial[0].features.shape[0]
+        return MemoryView(
+            features=torch.stack([e.features for e in spatial]),
+            frame_offsets=(frame_idx - frames).abs(),
+            is_cond=torch.tensor([e.is_cond for e in spatial], device=device),
+            obj_ptrs=torch.stack([e.obj_ptr for e in ptr_sources]),
+            ptr_offsets=(frame_idx - ptr_frames).abs(),
+            det_tokens=torch.cat(tokens) if tokens else spatial[0].features.new_zeros(0, mem_dim),
+        )
+
+
+class SceneHistory:
+    """Scene (detection) tokens of the last ``num_frames`` frames, concatenated."""
+
+    def __init__(self, num_frames: int) -> None:
+        self.num_frames = num_frames
+        self.tokens: list[Tensor] = []
+
+    def add(self, scene_tokens: Tensor) -> None:
+        self.tokens = (self.tokens + [scene_tokens])[-self.num_frames :] if self.num_frames else []
+
+    def read(self) -> Tensor | None:
+        """(K, mem_dim) tokens, or None before the first frame."""
+        return torch.cat(self.tokens) if self.tokens else None
+
+
+def detection_targets(
+    boxes_xyxy: Tensor, visibility: Tensor, class_ids: Tensor, frame_hw: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """One frame's visible objects -> labels (G,) and normalized boxes (G, 4).
+
+    Args:
+        boxes_xyxy: (O, 4) pixel boxes; visibility: (O,); class_ids: (O,).
+    """
+    height, width = frame_hw
+    sizes = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]  # (O, 2)
+    keep = (visibility > 0) & (sizes > 0).all(dim=1) & (class_ids >= 0)
+    scale = boxes_xyxy.new_tensor([width, height, width, height])
+    return class_ids[keep], xyxy_to_cxcywh(boxes_xyxy[keep] / scale)
+
+
+@dataclass
+class ClipLoss:
+    """Loss of a batch of clips: the value to backpropagate and unweighted terms to log."""
+
+    total: Tensor  # scalar, weighted sum averaged over frames and clips
+    terms: dict[str, float] = field(default_factory=dict)  # term name -> mean over frames, clips
+
+
+class SequenceLoss(nn.Module):
+    """The model plus its training losses; ``forward`` runs a batch of clips (DDP wraps this)."""
+
+    def __init__(self, model: SAM2EnhancedBase, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+        self.mask_criterion = MaskCriterion(
+            focal_weight=cfg.mask_focal_weight,
+            dice_weight=cfg.mask_dice_weight,
+            iou_weight=cfg.iou_weight,
+            object_score_weight=cfg.object_score_weight,
+            focal_alpha=cfg.focal_alpha,
+            focal_gamma=cfg.focal_gamma,
+        )
+        self.set_criterion = SetCriterion(
+            matcher=HungarianMatcher(
+                class_weight=cfg.det_class_weight,
+                l1_weight=cfg.det_l1_weight,
+                giou_weight=cfg.det_giou_weight,
+                focal_alpha=cfg.focal_alpha,
+                focal_gamma=cfg.focal_gamma,
+            ),
+            class_weight=cfg.det_class_weight,
+            l1_weight=cfg.det_l1_weight,
+            giou_weight=cfg.det_giou_weight,
+            refine_weight=cfg.refine_weight,
+            small_object_size=model.config.heads.small_object_size,
+            image_size=model.image_size,
+            small_object_boost=cfg.small_object_boost,
+            focal_alpha=cfg.focal_alpha,
+            focal_gamma=cfg.focal_gamma,
+        )
+
+    def forward(self, batch: ClipBatch, generator: torch.Generator) -> ClipLoss:
+        """Loss of a :class:`ClipBatch` (B clips of T frames), averaged over clips.
+
+        Args:
+            batch: clips with frames (B, T, 3, H, W) in [0, 1] and their ground truth.
+            generator: CPU generator for object subsets and prompts.
+        """
+        num_clips, num_frames = batch.frames.shape[:2]
+        images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)  # (B*T, 3, S, S)
+        frames = split_frames(self.model.encode_image(images))
+        total = images.new_zeros(())
+        terms: dict[str, float] = defaultdict(float)
+        for b in range(num_clips):
+            clip_frames = frames[b * num_frames : (b + 1) * num_frames]
+            clip_total, clip_terms = self.clip_loss(batch, b, clip_frames, generator)
+            total = total + clip_total / num_clips
+            for name, value in clip_terms.items():
+                terms[name] += value / num_clips
+        return ClipLoss(total=total, terms=dict(terms))
+
+    def tracked_objects(self, batch: ClipBatch, b: int, generator: torch.Generator) -> Tensor:
+        """(O,) indices of the objects prompted in clip ``b``: visible on frame 0, at random."""
+        visible = batch.valid[b] & (batch.masks[b, 0].flatten(1) > 0.5).any(dim=1)
+        candidates = torch.nonzero(visible).flatten()
+        order = torch.randperm(candidates.numel(), generator=generator).to(candidates.device)
+        return candidates[order[: self.cfg.max_objects_per_clip]].sort().values
+
+    def corrective_frames(self, num_frames: int, generator: torch.Generator) -> set[int]:
+        """Later frames of a clip that get a corrective click (often none)."""
+        if num_frames < 2 or float(torch.rand((), generator=generator)) >= self.cfg.prob_corrective:
+            return set()
+        count = int(torch.randint(1, self.cfg.max_corrective_frames + 1, (), generator=generator))
+        picks = torch.randperm(num_frames - 1, generator=generator)[:count] + 1
+        return set(picks.tolist())
+
+    def clip_loss(
+        self, batch: ClipBatch, b: int, frames: list[EncoderOutput], generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Run clip ``b`` (its T encoded frames) frame by frame; returns (loss, loss terms)."""
+        cfg, bank_cfg = self.cfg, self.model.config.memory_bank
+        num_frames = len(frames)
+        objects = self.tracked_objects(batch, b, generator)
+        gt_masks = batch.masks[b][:, objects]  # (T, O, H, W)
+        choice = choose_prompt(
+            prob_mask=cfg.prob_mask_prompt,
+            prob_box=cfg.prob_box_prompt,
+            max_points=cfg.max_init_points,
+            generator=generator,
+        )
+        correct_at = self.corrective_frames(num_frames, generator)
+        histories = [ObjectHistory.from_config(bank_cfg) for _ in objects]
+        scene = SceneHistory(bank_cfg.num_scene_frames)
+        total = frames[0].features.new_zeros(())
+        terms: dict[str, float] = defaultdict(float)
+        for t, frame in enumerate(frames):
+            memories = [h.readout(t) for h in histories]
+            prompts = None
+            if t == 0 and len(objects):
+                prompts = first_frame_prompts(
+                    gt_masks[0],
+                    choice,
+                    image_size=self.model.image_size,
+                    mask_size=self.model.mask_size,
+                    box_jitter=cfg.box_jitter,
+                    box_jitter_max_px=cfg.box_jitter_max_px,
+                    generator=generator,
+                )
+            elif t in correct_at and len(objects):
+                prompts = self.correction(frame, memories, gt_masks[t], generator)
+            out = self.model.track_step(
+                frame,
+                prompts,
+                memories,
+                scene.read(),
+                multimask_output=t == 0 and choice.multimask,
+                encode_memory=t < num_frames - 1,
+            )
+            frame_terms = self.frame_losses(out, batch, b, t, gt_masks[t])
+            total = total + frame_terms.pop("total") / num_frames
+            for name, value in frame_terms.items():
+                terms[name] += float(value) / num_frames
+            if out.memory is not None:
+                prompted = (
+                    prompts.is_prompted.tolist() if prompts is not None else [False] * len(objects)
+                )
+                for o, history in enumerate(histories):
+                    history.add(t, out.memory, o, prompted[o])
+                scene.add(out.memory.scene_tokens)
+        return total, terms
+
+    def frame_losses(
+        self, out: TrackStepOutput, batch: ClipBatch, b: int, t: int, gt_masks: Tensor
+    ) -> dict[str, Tensor]:
+        """Detection and mask losses of frame ``t`` of clip ``b``: "total" plus named terms."""
+        height, width = batch.frames.shape[-2:]
+        labels, boxes = detection_targets(
+            batch.boxes_xyxy[b, t], batch.visibility[b, t], batch.class_ids[b], (height, width)
+        )
+        det = self.set_criterion(out.detections, labels, boxes)
+        terms = {"total": det.total}
+        for name in ("class_loss", "l1", "giou", "refine_class", "refine_box"):
+            terms[f"det_{name}"] = getattr(det, name).detach()
+        if out.masks is not None:
+            masks = self.mask_criterion(out.masks, gt_masks)
+            terms["total"] = terms["total"] + masks.total
+            for name in ("focal", "dice", "iou", "object_score"):
+                terms[f"mask_{name}"] = getattr(masks, name).detach()
+        return terms
+
+    @torch.no_grad()
+    def correction(self, frame, memories, gt_masks: Tensor, generator) -> ObjectPrompts:
+        """Predict from memory alone, then click once into each object's error region."""
+        num_objects = gt_masks.shape[0]
+        prior = self.model.segment(
+            frame, ObjectPrompts.none(num_objects, gt_masks.device), memories, False
+        )
+        logits = F.interpolate(
+            prior.mask_logits.float(),
+            size=gt_masks.shape[-2:],
+            mode="bilinear",
+            align_corners=False,
+        )  # (O, 1, H, W)
+        return corrective_clicks(logits[:, 0] > 0, gt_masks, self.model.image_size, generator)

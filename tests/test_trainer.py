@@ -1,0 +1,161 @@
+"""Training config, schedule, the trainer (steps, checkpoint/resume, DDP) and validation."""
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sam2_enhanced import build_model, load_config
+from sam2_enhanced.data.synthetic import SyntheticVideoConfig
+from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
+from sam2_enhanced.training.trainer import Trainer, warmup_cosine
+from sam2_enhanced.training.validate import validate
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_DATA = ["data.height=48", "data.width=48", "data.max_object_size=16"]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [(0, 0.25), (3, 1.0), (4, 1.0), (8, 0.1 + 0.9 * 0.5), (12, 0.1), (20, 0.1)],
+)
+def test_warmup_cosine(step, expected):
+    factor = warmup_cosine(step, warmup_steps=4, total_steps=12, min_ratio=0.1)
+    assert factor == pytest.approx(expected)
+
+
+def test_load_train_config_with_typed_overrides():
+    run = load_train_config(
+        "train_tiny",
+        [
+            "train.lr=3e-4",
+            "model.decoder.num_layers=3",
+            "data.height=32",
+            "data.motion_weights=[1, 0, 0, 0, 0]",
+        ],
+    )
+    assert run.train.lr == 3e-4 and run.model.decoder.num_layers == 3
+    assert run.model.name == "tiny" and run.model.encoder.hidden_size == 48
+    assert run.data.height == 32 and run.data.motion_weights == (1.0, 0.0, 0.0, 0.0, 0.0)
+    again = run_config_from_dict(run.to_dict())
+    assert again == run
+
+
+def test_inline_model_section():
+    run = run_config_from_dict({"model": {"name": "mine", "decoder": {"num_queries": 7}}})
+    assert run.model.name == "mine" and run.model.decoder.num_queries == 7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["train.lr=fast"], "train.lr"),
+        (["train.bogus=1"], "bogus"),
+        (["model.decoder.layers=3"], "layers"),
+        (["lr=1e-4"], "SECTION.KEY=VALUE"),
+        (["optim.lr=1e-4"], "SECTION.KEY=VALUE"),
+        (["train.lr.value=1"], "not a mapping"),
+        (["train.prob_box_prompt=0.9", "train.prob_mask_prompt=0.5"], "<= 1"),
+        (["train.amp=fp8"], "train.amp"),
+        (["data.height=8"], "height"),
+    ],
+)
+def test_bad_overrides_raise_value_error(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        load_train_config("train_tiny", overrides)
+
+
+def test_unknown_section_and_missing_file():
+    with pytest.raises(ValueError, match="unknown config section"):
+        run_config_from_dict({"optimizer": {}})
+    with pytest.raises(ValueError, match="preset name or a mapping"):
+        run_config_from_dict({"model": 3})
+    with pytest.raises(FileNotFoundError):
+        load_train_config("no_such_training_preset")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("steps", 0), ("prob_corrective", 1.5), ("lr", 0.0), ("prompt_pe_scale", 0.0)],
+)
+def test_train_config_checks_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def tiny_trainer(tmp_path, *extra, resume=None):
+    overrides = [f"train.output_dir={tmp_path}", "train.steps=3", *TINY_DATA, *extra]
+    return Trainer(load_train_config("train_tiny", overrides), resume=resume)
+
+
+def test_train_writes_logs_checkpoint_and_model(tmp_path):
+    summary = tiny_trainer(tmp_path, "train.num_val_videos=0").train()
+    assert summary.steps == 3 and math.isfinite(summary.final_loss) and summary.rank == 0
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert float(rows[0]["lr"]) == pytest.approx(0.5e-4)  # warmup 2 steps to 1e-4
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert {p.name for p in (tmp_path / "model").iterdir()} == {"config.yaml", "model.safetensors"}
+
+
+def test_prompt_pe_scale_multiplies_the_prompt_frequencies(tmp_path):
+    trainer = tiny_trainer(tmp_path, "train.prompt_pe_scale=4.0")
+    torch.manual_seed(0)
+    reference = build_model(load_config("tiny"))
+    name = "mask_head.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
+    scaled = trainer.model.state_dict()[name]
+    torch.testing.assert_close(scaled, 4.0 * reference.state_dict()[name])
+
+
+def test_resume_gives_the_same_next_loss(tmp_path):
+    first = tiny_trainer(tmp_path)
+    batches = first.batches()
+    for _ in range(2):
+        first.train_step(next(batches))
+    first.output_dir.mkdir(parents=True, exist_ok=True)
+    first.save_checkpoint()
+    expected = first.train_step(next(batches))["loss"]
+    resumed = tiny_trainer(tmp_path, resume=tmp_path)
+    assert resumed.step == 2
+    assert resumed.train_step(next(resumed.batches()))["loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_resume_from_missing_checkpoint_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no training checkpoint"):
+        tiny_trainer(tmp_path, resume=tmp_path / "nothing")
+
+
+def test_validate_reports_scores_in_range():
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny"))
+    cfg = SyntheticVideoConfig(height=48, width=48, num_frames=2, max_objects=2, max_object_size=16)
+    result = validate(model, cfg, num_videos=1)
+    assert 0.0 <= result.mean_mask_iou <= 1.0
+    assert result.num_videos == 1 and result.num_objects >= 1
+    assert result.num_objects <= result.num_object_frames <= 2 * result.num_objects
+    assert math.isnan(result.detection_ap50) or 0.0 <= result.detection_ap50 <= 1.0
+    assert model.training  # restored after validation
+    with pytest.raises(ValueError, match="num_videos"):
+        validate(model, cfg, num_videos=0)
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_on_cpu(tmp_path):
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(REPO / "scripts" / "train.py"), "--config", "train_tiny", "--output-dir", str(tmp_path),
+        "--set", "train.steps=2", "--set", "train.num_val_videos=0", "--set", "train.num_threads=1",
+        *[arg for item in TINY_DATA for arg in ("--set", item)],
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 0 done: 2 steps" in done.stderr and "rank 1 done: 2 steps" in done.stderr
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2]  # one writer: rank 0
+    assert (tmp_path / "checkpoint.pt").is_file() and (tmp_path / "model").is_dir()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2
