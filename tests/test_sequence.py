@@ -1,5 +1,7 @@
 """Sequence training: memory readouts as the bank keeps them, targets, and the in-graph loop."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.sam2_base_enhanced import FrameMemory
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.sequence import (
+    LOSS_TERMS,
     ObjectHistory,
     SceneHistory,
     SequenceLoss,
@@ -129,3 +132,15 @@ def test_same_generator_gives_the_same_loss(clip_batch):
         first = loss_module(clip_batch, torch.Generator().manual_seed(3)).total
         second = loss_module(clip_batch, torch.Generator().manual_seed(3)).total
     assert first.item() == second.item()
+
+
+def test_clip_without_prompted_objects_still_reports_every_term(clip_batch):
+    hidden = clip_batch.masks.clone()
+    hidden[:, 0] = 0  # nothing visible on the first frame: detection-only clip
+    batch = dataclasses.replace(clip_batch, masks=hidden)
+    torch.manual_seed(0)
+    loss_module = SequenceLoss(build_model(load_config("tiny")).eval(), TrainConfig())
+    with torch.no_grad():
+        out = loss_module(batch, torch.Generator().manual_seed(0))
+    assert set(out.terms) == set(LOSS_TERMS)
+    assert out.terms["mask_dice"] == 0.0 and out.terms["det_class_loss"] > 0

@@ -165,12 +165,17 @@ def detection_targets(
     return class_ids[keep], xyxy_to_cxcywh(boxes_xyxy[keep] / scale)
 
 
+DET_TERMS = ("class_loss", "l1", "giou", "refine_class", "refine_box")  # DetectionLosses fields
+MASK_TERMS = ("focal", "dice", "iou", "object_score")  # MaskLosses fields
+LOSS_TERMS = tuple(f"det_{n}" for n in DET_TERMS) + tuple(f"mask_{n}" for n in MASK_TERMS)
+
+
 @dataclass
 class ClipLoss:
     """Loss of a batch of clips: the value to backpropagate and unweighted terms to log."""
 
     total: Tensor  # scalar, weighted sum averaged over frames and clips
-    terms: dict[str, float] = field(default_factory=dict)  # term name -> mean over frames, clips
+    terms: dict[str, float] = field(default_factory=dict)  # LOSS_TERMS -> mean over frames, clips
 
 
 class SequenceLoss(nn.Module):
@@ -218,14 +223,14 @@ class SequenceLoss(nn.Module):
         images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)  # (B*T, 3, S, S)
         frames = split_frames(self.model.encode_image(images))
         total = images.new_zeros(())
-        terms: dict[str, float] = defaultdict(float)
+        terms = dict.fromkeys(LOSS_TERMS, 0.0)
         for b in range(num_clips):
             clip_frames = frames[b * num_frames : (b + 1) * num_frames]
             clip_total, clip_terms = self.clip_loss(batch, b, clip_frames, generator)
             total = total + clip_total / num_clips
             for name, value in clip_terms.items():
                 terms[name] += value / num_clips
-        return ClipLoss(total=total, terms=dict(terms))
+        return ClipLoss(total=total, terms=terms)
 
     def tracked_objects(self, batch: ClipBatch, b: int, generator: torch.Generator) -> Tensor:
         """(O,) indices of the objects prompted in clip ``b``: visible on frame 0, at random."""
@@ -307,12 +312,12 @@ class SequenceLoss(nn.Module):
         )
         det = self.set_criterion(out.detections, labels, boxes)
         terms = {"total": det.total}
-        for name in ("class_loss", "l1", "giou", "refine_class", "refine_box"):
+        for name in DET_TERMS:
             terms[f"det_{name}"] = getattr(det, name).detach()
         if out.masks is not None:
             masks = self.mask_criterion(out.masks, gt_masks)
             terms["total"] = terms["total"] + masks.total
-            for name in ("focal", "dice", "iou", "object_score"):
+            for name in MASK_TERMS:
                 terms[f"mask_{name}"] = getattr(masks, name).detach()
         return terms
 
