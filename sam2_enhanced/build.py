@@ -88,6 +88,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             mlp_dim=cfg.mask_decoder.mlp_dim,
             num_multimask_outputs=cfg.mask_decoder.num_multimask_outputs,
             iou_head_hidden_dim=cfg.mask_decoder.iou_head_hidden_dim,
+            use_dense_prompt_prior=cfg.mask_decoder.use_dense_prompt_prior,
         ),
         memory_encoder=EnhancedMemoryEncoder(
             d_model=d_model,

@@ -97,6 +97,8 @@ class MaskDecoderConfig:
     mlp_dim: int = 2048  # two-way transformer MLP width
     num_multimask_outputs: int = 3  # candidate masks for ambiguous prompts
     iou_head_hidden_dim: int = 256  # width of the IoU prediction head
+    use_dense_prompt_prior: bool = False  # also feed boxes / positive clicks drawn as a mask
+    # into the dense prompt (locates them on the token grid; SAM 2.1 weights were trained without)
 
 
 @dataclass

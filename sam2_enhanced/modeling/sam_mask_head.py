@@ -18,6 +18,46 @@ from sam2.modeling.sam2_utils import MLP
 from torch import Tensor, nn
 
 NO_OBJ_SCORE = -1024.0  # mask logit used where the object is judged absent (as SAM 2)
+BOX_LABELS = (2, 3)  # SAM's point labels of the top-left and bottom-right box corners
+POSITIVE_LABEL = 1  # SAM's label of a positive click
+
+
+def rasterize_prompts(
+    point_coords: Tensor, point_labels: Tensor, image_size: int, mask_size: int
+) -> tuple[Tensor, Tensor]:
+    """Boxes and positive clicks drawn as binary masks on the ``mask_size`` grid.
+
+    A box marks every cell it overlaps (so a box smaller than a cell still marks one), a
+    positive click the cell it falls in; negative clicks and padding mark nothing.
+
+    Args:
+        point_coords: (B, P, 2) points in model-input pixels (x, y).
+        point_labels: (B, P) int labels (2/3 box corners, 1 positive, 0 negative, -1 padding).
+
+    Returns:
+        (B, 1, m, m) float {0, 1} masks and (B,) bool, True where a row marked any cell.
+    """
+    cell = image_size / mask_size
+    edges = torch.arange(mask_size, device=point_coords.device, dtype=point_coords.dtype) * cell
+    lo, hi = edges, edges + cell  # (m,) left/top and right/bottom edge of each cell
+    is_corner0 = point_labels == BOX_LABELS[0]  # (B, P)
+    is_corner1 = point_labels == BOX_LABELS[1]
+    has_box = is_corner0.any(dim=1) & is_corner1.any(dim=1)  # (B,)
+    # the first corner of each kind; rows without a box get a dummy box that has_box masks out
+    corner0 = point_coords[torch.arange(len(point_coords)), is_corner0.int().argmax(dim=1)]
+    corner1 = point_coords[torch.arange(len(point_coords)), is_corner1.int().argmax(dim=1)]
+    x0, y0 = torch.minimum(corner0, corner1).unbind(-1)  # (B,) each
+    x1, y1 = torch.maximum(corner0, corner1).unbind(-1)
+    in_x = (hi[None] > x0[:, None]) & (lo[None] < torch.maximum(x1, x0 + 1e-3)[:, None])  # (B, m)
+    in_y = (hi[None] > y0[:, None]) & (lo[None] < torch.maximum(y1, y0 + 1e-3)[:, None])
+    boxes = in_y[:, :, None] & in_x[:, None, :] & has_box[:, None, None]  # (B, m, m)
+    positive = point_labels == POSITIVE_LABEL  # (B, P)
+    col = (point_coords[..., 0] / cell).floor().long().clamp(0, mask_size - 1)  # (B, P)
+    row = (point_coords[..., 1] / cell).floor().long().clamp(0, mask_size - 1)
+    flat = torch.zeros(len(point_coords), mask_size * mask_size, device=point_coords.device)
+    flat.scatter_add_(1, row * mask_size + col, positive.float())  # (B, m*m) clicks per cell
+    masks = boxes | (flat.view(-1, mask_size, mask_size) > 0)  # (B, m, m)
+    return masks[:, None].float(), masks.flatten(1).any(dim=1)
 
 
 @dataclass
@@ -45,8 +85,11 @@ class SamMaskHead(nn.Module):
         mlp_dim: int,
         num_multimask_outputs: int,
         iou_head_hidden_dim: int,
+        use_dense_prompt_prior: bool = False,
     ) -> None:
         super().__init__()
+        self.image_size = image_size
+        self.use_dense_prompt_prior = use_dense_prompt_prior
         self.prompt_encoder = PromptEncoder(
             embed_dim=d_model,
             image_embedding_size=(grid_size, grid_size),
@@ -76,15 +119,37 @@ class SamMaskHead(nn.Module):
         """Side of mask prompts and output masks: 4x the token grid."""
         return self.prompt_encoder.mask_input_size
 
-    def embed_dense(self, mask_inputs: Tensor | None, has_mask: Tensor, batch: int) -> Tensor:
-        """Dense prompt embeddings; rows without a mask get SAM's learned ``no_mask_embed``."""
+    def embed_dense(
+        self,
+        mask_inputs: Tensor | None,
+        has_mask: Tensor,
+        point_coords: Tensor,
+        point_labels: Tensor,
+    ) -> Tensor:
+        """Dense prompt embeddings (B, d, g, g).
+
+        Rows with a mask prompt embed it; with ``use_dense_prompt_prior``, rows with a box or
+        positive clicks embed them drawn as a mask (:func:`rasterize_prompts`), which places the
+        prompt on the token grid directly instead of only through positional encodings; the
+        other rows get SAM's learned ``no_mask_embed``.
+        """
+        batch = point_coords.shape[0]
         grid = self.prompt_encoder.image_embedding_size
         no_mask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
         dense = no_mask.expand(batch, -1, grid[0], grid[1])  # (B, d, g, g)
-        if mask_inputs is None or not bool(has_mask.any()):
+        if mask_inputs is None:
+            mask_inputs = dense.new_zeros(batch, 1, *self.mask_input_size)
+        use_mask = has_mask
+        if self.use_dense_prompt_prior:
+            drawn, has_drawn = rasterize_prompts(
+                point_coords, point_labels, self.image_size, self.mask_input_size[0]
+            )
+            mask_inputs = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
+            use_mask = has_mask | has_drawn
+        if not bool(use_mask.any()):
             return dense
         embedded = self.prompt_encoder.mask_downscaling(mask_inputs)  # (B, d, g, g)
-        return torch.where(has_mask.view(-1, 1, 1, 1), embedded, dense)
+        return torch.where(use_mask.view(-1, 1, 1, 1), embedded, dense)
 
     def forward(
         self,
@@ -111,7 +176,7 @@ class SamMaskHead(nn.Module):
         """
         batch = features.shape[0]
         sparse, _ = self.prompt_encoder(points=(point_coords, point_labels), boxes=None, masks=None)
-        dense = self.embed_dense(mask_inputs, has_mask, batch)
+        dense = self.embed_dense(mask_inputs, has_mask, point_coords, point_labels)
         high_res = [self.mask_decoder.conv_s0(fpn_s0), self.mask_decoder.conv_s1(fpn_s1)]
         multimasks, ious, tokens, object_score_logits = self.mask_decoder(
             image_embeddings=features,
