@@ -87,15 +87,27 @@ def check_state_dict(expected: dict, given: dict, source: str) -> None:
         )
 
 
+def load_weights(model: SAM2EnhancedBase, name_or_path: str | Path | None) -> Path:
+    """Load a checkpoint folder's weights strictly into an already built ``model``.
+
+    Used to fine-tune from a saved model: the model must have the checkpoint's architecture
+    (a mismatch raises ``ValueError`` listing the keys). Returns the folder read.
+    """
+    directory = resolve_pretrained(name_or_path)
+    device = next(model.parameters()).device
+    state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+    check_state_dict(model.state_dict(), state, source=str(directory))
+    model.load_state_dict(state, strict=True)
+    return directory
+
+
 def load_pretrained(
     name_or_path: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> SAM2EnhancedBase:
     """Rebuild the saved model from its config and load its weights strictly."""
     directory = resolve_pretrained(name_or_path)
     cfg = from_dict(ModelConfig, read_yaml(directory / CONFIG_NAME))
-    model = build_model(cfg)
-    state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
-    check_state_dict(model.state_dict(), state, source=str(directory))
-    model.load_state_dict(state, strict=True)
+    model = build_model(cfg).to(device)
+    load_weights(model, directory)
     logger.info("loaded %s model from %s", cfg.name, directory)
-    return model.to(device).eval()
+    return model.eval()

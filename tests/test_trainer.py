@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 
 from sam2_enhanced import build_model, load_config
+from sam2_enhanced.checkpoint import save_pretrained
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
 from sam2_enhanced.training.trainer import Trainer, warmup_cosine
@@ -159,3 +161,46 @@ def test_torchrun_two_ranks_on_cpu(tmp_path):
     assert (tmp_path / "checkpoint.pt").is_file() and (tmp_path / "model").is_dir()
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2
+
+
+def test_init_from_starts_the_run_from_a_saved_model(tmp_path):
+    torch.manual_seed(123)  # weights unlike the trainer's own seed-0 init
+    saved = build_model(load_config("tiny"))
+    save_pretrained(saved, tmp_path / "saved")
+    trainer = tiny_trainer(tmp_path / "run", f"train.init_from={tmp_path / 'saved'}")
+    for name, value in saved.state_dict().items():
+        torch.testing.assert_close(trainer.model.state_dict()[name], value, msg=name)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda d: d / "nothing", FileNotFoundError, "not a Hugging Face Hub repo id"),
+        (lambda d: d, FileNotFoundError, "not a sam2-enhanced checkpoint folder"),
+    ],
+)
+def test_init_from_a_missing_checkpoint_raises(tmp_path, make, error, match):
+    with pytest.raises(error, match=match):
+        tiny_trainer(tmp_path / "run", f"train.init_from={make(tmp_path)}")
+
+
+def test_init_from_another_architecture_lists_the_keys(tmp_path):
+    other = load_config("tiny")
+    other.decoder.num_queries = 7
+    save_pretrained(build_model(other), tmp_path / "other")
+    with pytest.raises(ValueError, match="does not match its config.*query"):
+        tiny_trainer(tmp_path / "run", f"train.init_from={tmp_path / 'other'}")
+
+
+def test_sam2_checkpoint_starts_the_sam_parts(tmp_path):
+    official = OfficialSam2Parts()
+    path = tmp_path / "sam2.1_hiera_tiny_test.pt"
+    torch.save({"model": {**official.state_dict(), **HIERA_KEYS}}, path)
+    trainer = tiny_trainer(tmp_path / "run", f"train.sam2_checkpoint={path}")
+    ours = trainer.model.mask_head.mask_decoder.state_dict()
+    for name, value in official.sam_mask_decoder.state_dict().items():
+        torch.testing.assert_close(ours[name], value, msg=name)
+    torch.manual_seed(0)
+    fresh = build_model(load_config("tiny")).detr_decoder.state_dict()
+    for name, value in trainer.model.detr_decoder.state_dict().items():
+        torch.testing.assert_close(value, fresh[name], msg=name)  # new parts keep their init

@@ -41,6 +41,10 @@ class TrainConfig:
 
     output_dir: str = "runs/train"  # folder for checkpoints, CSV logs and the final model
     seed: int = 0  # seed of model init, prompt sampling and the video order
+    init_from: str | None = None  # save_pretrained folder or Hub id to fine-tune from (its
+    # architecture must be the model section's)
+    sam2_checkpoint: str | None = None  # official SAM 2.1 .pt: its prompt encoder, mask decoder,
+    # memory attention and memory encoder start the run where shapes agree (before init_from)
     steps: int = 1000  # optimizer steps
     batch_size: int = 2  # clips per optimizer step and process
     clip_len: int = 4  # frames per training clip (the memory loop runs through all of them)

@@ -36,11 +36,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
-from sam2_enhanced.checkpoint import save_pretrained
+from sam2_enhanced.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
+from sam2_enhanced.weights_sam2 import load_sam2_weights
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Trainer:
         with torch.no_grad():  # a buffer, so the scaled frequencies are saved with the weights
             prompt_pe = self.model.mask_head.prompt_encoder.pe_layer
             prompt_pe.positional_encoding_gaussian_matrix.mul_(self.cfg.prompt_pe_scale)
+        self._load_initial_weights()
         self.loss_module = SequenceLoss(self.model, self.cfg)
         self.ddp = (
             DistributedDataParallel(self.loss_module, find_unused_parameters=True)
@@ -120,6 +122,18 @@ class Trainer:
         self.best_score = -math.inf
         if resume is not None:
             self.load_checkpoint(resume)
+
+    def _load_initial_weights(self) -> None:
+        """Real SAM 2.1 parts, then a saved model, over the fresh init (each if configured).
+
+        Loaded weights replace the scaled prompt frequencies too: they are what those weights
+        were trained with.
+        """
+        if self.cfg.sam2_checkpoint:
+            load_sam2_weights(self.model, self.cfg.sam2_checkpoint)
+        if self.cfg.init_from:
+            source = load_weights(self.model, self.cfg.init_from)
+            logger.info("initialized the model from %s", source)
 
     @property
     def is_main(self) -> bool:
