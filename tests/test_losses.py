@@ -157,3 +157,13 @@ def test_balanced_focal_does_not_depend_on_object_size():
     )
     # logit 0 everywhere: positives 0.25 * 0.5^2 * ln 2, negatives 0.75 * 0.5^2 * ln 2, per object
     assert losses.focal.item() == pytest.approx((0.25 + 0.75) * 0.25 * math.log(2), rel=1e-5)
+
+
+def test_saturated_logits_still_get_a_gradient():
+    target = torch.zeros(1, 16, 16)
+    target[0, 4:8, 4:8] = 1
+    logits = torch.full((1, 1, 16, 16), -100.0, requires_grad=True)  # all background, saturated
+    losses = CRITERION(mask_output(logits, torch.ones(1, 1), torch.full((1, 1), 5.0)), target)
+    assert math.isfinite(losses.total.item())
+    losses.total.backward()
+    assert bool((logits.grad[0, 0, 4:8, 4:8] < 0).all())  # pushes the object's pixels back up

@@ -82,7 +82,14 @@ def test_unknown_section_and_missing_file():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("steps", 0), ("prob_corrective", 1.5), ("lr", 0.0), ("prompt_pe_scale", 0.0)],
+    [
+        ("steps", 0),
+        ("prob_corrective", 1.5),
+        ("lr", 0.0),
+        ("prompt_pe_scale", 0.0),
+        ("mask_focal_alpha", 1.2),
+        ("focal_alpha", -0.5),
+    ],
 )
 def test_train_config_checks_values(field, value):
     with pytest.raises(ValueError, match=field):

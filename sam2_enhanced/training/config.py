@@ -73,7 +73,9 @@ class TrainConfig:
     det_class_weight: float = 2.0  # DETR sigmoid focal class loss (and matching cost)
     det_l1_weight: float = 5.0  # DETR L1 box loss (and matching cost)
     det_giou_weight: float = 2.0  # DETR GIoU loss (and matching cost)
-    focal_alpha: float = 0.25  # focal loss alpha (masks and detections)
+    focal_alpha: float = 0.25  # focal loss alpha of the detection classes
+    mask_focal_alpha: float = 0.25  # focal loss alpha of mask pixels: a missed object pixel
+    # costs alpha / (1 - alpha) times a false-positive pixel
     focal_gamma: float = 2.0  # focal loss gamma (masks and detections)
     refine_weight: float = 1.0  # weight of the refined-output detection loss
     small_object_boost: float = 2.0  # extra box-loss weight of refined boxes of small objects
@@ -92,7 +94,8 @@ class TrainConfig:
         for name in ("warmup_steps", "val_interval", "num_val_videos", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("prob_mask_prompt", "prob_box_prompt", "prob_corrective", "min_lr_ratio"):
+        probabilities = ("prob_mask_prompt", "prob_box_prompt", "prob_corrective", "min_lr_ratio")
+        for name in (*probabilities, "focal_alpha", "mask_focal_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.prob_mask_prompt + self.prob_box_prompt > 1.0:

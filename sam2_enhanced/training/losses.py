@@ -119,7 +119,10 @@ class MaskCriterion:
             )
         logits = F.interpolate(
             logits.float(), size=target_masks.shape[-2:], mode="bilinear", align_corners=False
-        ).clamp(-LOGIT_CLAMP, LOGIT_CLAMP)  # (O, M, H, W)
+        )  # (O, M, H, W)
+        # clamp the value, not the gradient: a hard clamp would zero the gradient of every pixel
+        # past the bound, and a decoder pushed there (all background) could never come back
+        logits = logits + (logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP) - logits).detach()
         targets = target_masks[:, None].float().expand_as(logits)  # (O, M, H, W)
         present = (target_masks.flatten(1) > 0.5).any(dim=1).float()  # (O,)
         focal = self.balanced_focal(logits, targets)  # (O, M)

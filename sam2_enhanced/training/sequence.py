@@ -190,7 +190,7 @@ class SequenceLoss(nn.Module):
             dice_weight=cfg.mask_dice_weight,
             iou_weight=cfg.iou_weight,
             object_score_weight=cfg.object_score_weight,
-            focal_alpha=cfg.focal_alpha,
+            focal_alpha=cfg.mask_focal_alpha,
             focal_gamma=cfg.focal_gamma,
         )
         self.set_criterion = SetCriterion(
