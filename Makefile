@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench validate results clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,23 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/sam2e bench --configs default --image-size 224 --objects 1,3 --frames 100 --threads 1
+
+# docs/training.md: the bundled model on 20 fresh validation videos (training's own loop)
+validate: $(STAMP)
+	$(PY) scripts/validate.py --threads 2
+
+# docs/results.md: the bundled model and the baselines under each protocol, on fresh synthetic
+# videos and on the sample sequences in $(SHARED) (not part of the repository)
+SHARED ?= ../shared/data
+RESULTS ?= outputs/results
+EVAL := $(VENV)/bin/sam2e eval
+results: $(STAMP)
+	$(EVAL) sot --synthetic 20 --out $(RESULTS)/sot_synthetic --threads 2
+	$(EVAL) mot --synthetic 20 --out $(RESULTS)/mot_synthetic --threads 2
+	$(EVAL) vos --synthetic 20 --out $(RESULTS)/vos_synthetic --threads 2
+	$(EVAL) sot --data $(SHARED)/uav123_wakeboard10 $(SHARED)/antiuav_ir_seq5 \
+		--out $(RESULTS)/sot_shared --threads 2
+	$(EVAL) vos --data $(SHARED)/davis2016_car-shadow --out $(RESULTS)/vos_shared --threads 2
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
