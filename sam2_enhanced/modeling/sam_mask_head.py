@@ -137,15 +137,14 @@ class SamMaskHead(nn.Module):
         grid = self.prompt_encoder.image_embedding_size
         no_mask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
         dense = no_mask.expand(batch, -1, grid[0], grid[1])  # (B, d, g, g)
-        if mask_inputs is None:
-            mask_inputs = dense.new_zeros(batch, 1, *self.mask_input_size)
-        use_mask = has_mask
+        use_mask = has_mask if mask_inputs is not None else torch.zeros_like(has_mask)
         if self.use_dense_prompt_prior:
             drawn, has_drawn = rasterize_prompts(
                 point_coords, point_labels, self.image_size, self.mask_input_size[0]
             )
-            mask_inputs = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
-            use_mask = has_mask | has_drawn
+            if mask_inputs is not None:
+                drawn = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
+            mask_inputs, use_mask = drawn, use_mask | has_drawn
         if not bool(use_mask.any()):
             return dense
         embedded = self.prompt_encoder.mask_downscaling(mask_inputs)  # (B, d, g, g)

@@ -74,8 +74,8 @@ class TrainConfig:
     det_l1_weight: float = 5.0  # DETR L1 box loss (and matching cost)
     det_giou_weight: float = 2.0  # DETR GIoU loss (and matching cost)
     focal_alpha: float = 0.25  # focal loss alpha of the detection classes
-    mask_focal_alpha: float = 0.25  # focal loss alpha of mask pixels: a missed object pixel
-    # costs alpha / (1 - alpha) times a false-positive pixel
+    mask_focal_alpha: float = 0.25  # focal loss alpha of mask pixels: weight of object pixels
+    # (background pixels: 1 - alpha) in the class-balanced mask focal loss
     focal_gamma: float = 2.0  # focal loss gamma (masks and detections)
     refine_weight: float = 1.0  # weight of the refined-output detection loss
     small_object_boost: float = 2.0  # extra box-loss weight of refined boxes of small objects

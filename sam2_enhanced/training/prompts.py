@@ -16,9 +16,9 @@ from torch import Tensor
 
 from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts
+from sam2_enhanced.modeling.sam_mask_head import BOX_LABELS
 
 PROMPT_KINDS = ("mask", "box", "points")
-BOX_LABELS = (2, 3)  # SAM's point labels of the top-left and bottom-right box corners
 
 
 @dataclass
