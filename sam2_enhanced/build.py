@@ -65,6 +65,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
         detr_decoder=DetrDecoder(
             d_model=d_model,
             num_queries=cfg.decoder.num_queries,
+            num_classes=cfg.heads.num_classes,
             num_layers=cfg.decoder.num_layers,
             num_heads=cfg.decoder.num_heads,
             dim_feedforward=cfg.decoder.dim_feedforward,
@@ -89,6 +90,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             num_multimask_outputs=cfg.mask_decoder.num_multimask_outputs,
             iou_head_hidden_dim=cfg.mask_decoder.iou_head_hidden_dim,
             use_dense_prompt_prior=cfg.mask_decoder.use_dense_prompt_prior,
+            previous_mask_dilation=cfg.mask_decoder.previous_mask_dilation,
         ),
         memory_encoder=EnhancedMemoryEncoder(
             d_model=d_model,

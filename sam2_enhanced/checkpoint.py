@@ -87,17 +87,42 @@ def check_state_dict(expected: dict, given: dict, source: str) -> None:
         )
 
 
-def load_weights(model: SAM2EnhancedBase, name_or_path: str | Path | None) -> Path:
-    """Load a checkpoint folder's weights strictly into an already built ``model``.
+def load_weights(
+    model: SAM2EnhancedBase, name_or_path: str | Path | None, strict: bool = True
+) -> Path:
+    """Load a checkpoint folder's weights into an already built ``model``.
 
-    Used to fine-tune from a saved model: the model must have the checkpoint's architecture
-    (a mismatch raises ``ValueError`` listing the keys). Returns the folder read.
+    Used to fine-tune from a saved model. Strict: the model must have the checkpoint's
+    architecture (a mismatch raises ``ValueError`` listing the keys). Not strict: every tensor
+    whose name and shape agree is loaded, the model's other tensors keep their values, and a
+    warning lists what was not loaded on either side. Returns the folder read.
     """
     directory = resolve_pretrained(name_or_path)
     device = next(model.parameters()).device
     state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
-    check_state_dict(model.state_dict(), state, source=str(directory))
-    model.load_state_dict(state, strict=True)
+    expected = model.state_dict()
+    if strict:
+        check_state_dict(expected, state, source=str(directory))
+        model.load_state_dict(state, strict=True)
+        return directory
+    usable = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
+    if not usable:
+        raise ValueError(f"checkpoint {directory} shares no tensor (name and shape) with the model")
+    model.load_state_dict(usable, strict=False)
+    kept = sorted(set(expected) - set(usable))
+    unused = sorted(set(state) - set(usable))
+    if kept or unused:
+        logger.warning(
+            "loaded %d of the model's %d tensors from %s; %d keep their initialization (%s); "
+            "%d checkpoint tensors are unused (%s)",
+            len(usable),
+            len(expected),
+            directory,
+            len(kept),
+            ", ".join(kept[:10]),
+            len(unused),
+            ", ".join(unused[:10]),
+        )
     return directory
 
 

@@ -69,9 +69,9 @@ class MemoryAttentionConfig:
 
 @dataclass
 class DecoderConfig:
-    """DETR transformer decoder with learned object queries."""
+    """DETR transformer decoder whose queries are the best-scoring token proposals."""
 
-    num_queries: int = 50  # learned object queries (max detections per frame)
+    num_queries: int = 50  # object queries selected from the tokens (max detections per frame)
     num_layers: int = 6  # decoder layers; each yields auxiliary outputs
     num_heads: int = 8  # attention heads
     dim_feedforward: int = 1024  # MLP width
@@ -99,6 +99,15 @@ class MaskDecoderConfig:
     iou_head_hidden_dim: int = 256  # width of the IoU prediction head
     use_dense_prompt_prior: bool = False  # also feed boxes / positive clicks drawn as a mask
     # into the dense prompt (locates them on the token grid; SAM 2.1 weights were trained without)
+    previous_mask_dilation: int = 0  # > 0: frames tracked from memory get each object's mask
+    # of the previous frame, grown by this many mask cells, as their dense prompt (0: off)
+
+    def __post_init__(self) -> None:
+        if self.previous_mask_dilation < 0:
+            raise ValueError(
+                "mask_decoder.previous_mask_dilation must be >= 0 (0 turns the previous-mask "
+                f"prompt off), got {self.previous_mask_dilation}"
+            )
 
 
 @dataclass

@@ -391,7 +391,10 @@ class SAM2EnhancedVideoPredictor:
         tracked = self.active_objects(state, frame_idx, reverse)
         memories = [self.read_memory(state, obj_id, frame_idx) for obj_id in tracked]
         features = self.encode(state, frame_idx, frame)
-        out = self.model.track_step(features, None, memories, state.bank.read_scene())
+        previous = self.previous_logits(state, tracked, frame_idx + (1 if reverse else -1))
+        out = self.model.track_step(
+            features, None, memories, state.bank.read_scene(), previous_logits=previous
+        )
         small = state.small_frame(frame) if self.signal.input_kind == "frame" else None
         for i, obj_id in enumerate(tracked):
             obj = state.objects[obj_id]
@@ -413,6 +416,16 @@ class SAM2EnhancedVideoPredictor:
         if small is not None:
             state.last_frame_small = small
         return self.frame_output(state, frame_idx, out.detections, update_tracks=True)
+
+    def previous_logits(self, state: VideoState, obj_ids: list[int], frame_idx: int) -> Tensor:
+        """(O, 1, m, m) each object's mask logits on ``frame_idx`` (-1024 where it has none)."""
+        size = self.model.mask_size
+        logits = torch.full((len(obj_ids), 1, size, size), NO_OBJ_SCORE, device=self.device)
+        for i, obj_id in enumerate(obj_ids):
+            result = self.result_on(state.objects[obj_id], frame_idx)
+            if result is not None:
+                logits[i] = result.mask_logits.to(self.device, torch.float32)
+        return logits
 
     # ------------------------------------------------------------------------------- memories
     def encode(self, state: VideoState, frame_idx: int, frame: Tensor) -> EncoderOutput:
@@ -504,13 +517,15 @@ class SAM2EnhancedVideoPredictor:
     # -------------------------------------------------------------------------------- outputs
     def object_results(self, state: VideoState, frame_idx: int) -> list[FrameResult | None]:
         """Each object's kept output on ``frame_idx`` (None when there is none)."""
-        results = []
-        for obj in state.objects.values():
-            result = obj.cond_results.get(frame_idx)
-            if result is None and obj.last_result is not None and obj.last_result[0] == frame_idx:
-                result = obj.last_result[1]
-            results.append(result)
-        return results
+        return [self.result_on(obj, frame_idx) for obj in state.objects.values()]
+
+    @staticmethod
+    def result_on(obj: ObjectState, frame_idx: int) -> FrameResult | None:
+        """The object's prompted or newest tracked output if it is on ``frame_idx``, else None."""
+        result = obj.cond_results.get(frame_idx)
+        if result is None and obj.last_result is not None and obj.last_result[0] == frame_idx:
+            result = obj.last_result[1]
+        return result
 
     def video_masks(self, state: VideoState, results: list[FrameResult | None]) -> Tensor:
         """(O, 1, H, W) float32 logits at video resolution; objects without output get -1024."""

@@ -167,3 +167,21 @@ def test_saturated_logits_still_get_a_gradient():
     assert math.isfinite(losses.total.item())
     losses.total.backward()
     assert bool((logits.grad[0, 0, 4:8, 4:8] < 0).all())  # pushes the object's pixels back up
+
+
+def test_token_proposals_are_supervised_like_a_decoder_layer():
+    targets = torch.tensor([[0.3, 0.3, 0.2, 0.2]])
+    labels = torch.tensor([1])
+    logits = torch.full((2, 2), -8.0)
+    logits[0, 1] = 8.0
+    boxes = torch.cat([targets, torch.tensor([[0.5, 0.5, 0.5, 0.5]])])
+    plain = detections(boxes, logits, num_layers=1)
+    criterion = set_criterion()
+    without = criterion(plain, labels, targets)
+    plain.proposal_logits, plain.proposal_boxes_cxcywh = logits[None], boxes[None]
+    perfect = criterion(plain, labels, targets)
+    assert perfect.l1.item() == pytest.approx(0.0, abs=1e-6)
+    assert perfect.class_loss.item() == pytest.approx(2 * without.class_loss.item(), rel=1e-5)
+    plain.proposal_boxes_cxcywh = torch.tensor([[[0.8, 0.8, 0.1, 0.1], [0.6, 0.6, 0.2, 0.2]]])
+    off = criterion(plain, labels, targets)
+    assert off.l1 > 0.1 and off.giou > 1.0 and off.total > perfect.total

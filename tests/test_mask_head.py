@@ -1,14 +1,20 @@
-"""SAM mask head: boxes and clicks drawn into the dense prompt (``use_dense_prompt_prior``)."""
+"""SAM mask head: boxes and clicks drawn into the dense prompt (``use_dense_prompt_prior``), and
+the previous frame's mask as the dense prompt of tracked frames (``previous_mask_dilation``)."""
 
 import pytest
 import torch
 
-from sam2_enhanced.modeling.sam_mask_head import SamMaskHead, rasterize_prompts
+from sam2_enhanced.modeling.sam_mask_head import (
+    NO_OBJ_SCORE,
+    SamMaskHead,
+    previous_mask_prompt,
+    rasterize_prompts,
+)
 
 IMAGE, MASK = 112, 32  # model-input pixels and mask grid: 3.5 px per cell
 
 
-def head(use_prior: bool) -> SamMaskHead:
+def head(use_prior: bool, previous_mask_dilation: int = 0) -> SamMaskHead:
     torch.manual_seed(0)
     return SamMaskHead(
         d_model=32,
@@ -20,6 +26,7 @@ def head(use_prior: bool) -> SamMaskHead:
         num_multimask_outputs=3,
         iou_head_hidden_dim=16,
         use_dense_prompt_prior=use_prior,
+        previous_mask_dilation=previous_mask_dilation,
     )
 
 
@@ -109,3 +116,47 @@ def test_prior_changes_the_decoding_of_a_box_and_gradients_reach_the_downscaling
     (out.obj_ptr.sum() + out.iou_preds.sum()).backward()
     grads = [p.grad for p in with_prior.prompt_encoder.mask_downscaling.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_previous_mask_prompt_grows_each_mask_and_flags_empty_rows():
+    logits = torch.full((3, 1, MASK, MASK), -5.0)
+    logits[0, 0, 10, 12] = 3.0  # one cell
+    logits[1, 0, 0:2, 0:3] = 1.0  # a block in the corner: growth is clipped at the border
+    logits[2] = NO_OBJ_SCORE  # absent on the previous frame
+    grown, present = previous_mask_prompt(logits, dilation=2)
+    assert grown.shape == (3, 1, MASK, MASK)
+    assert present.tolist() == [True, True, False]
+    expected0 = torch.zeros(MASK, MASK)
+    expected0[8:13, 10:15] = 1.0
+    torch.testing.assert_close(grown[0, 0], expected0)
+    expected1 = torch.zeros(MASK, MASK)
+    expected1[0:4, 0:5] = 1.0
+    torch.testing.assert_close(grown[1, 0], expected1)
+    assert grown[2].sum() == 0
+
+
+def test_previous_mask_is_the_dense_prompt_of_unprompted_rows_only():
+    module = head(use_prior=True, previous_mask_dilation=1)
+    coords, labels, mask_inputs, has_mask = prompts()
+    previous = torch.full((3, 1, MASK, MASK), -5.0)
+    previous[:, 0, 5:7, 5:7] = 5.0  # every object had a mask on the previous frame
+    dense = module.embed_dense(mask_inputs, has_mask, coords, labels, previous)
+    alone = module.embed_dense(mask_inputs, has_mask, coords, labels)
+    torch.testing.assert_close(dense[:2], alone[:2])  # the box and the mask prompt win
+    grown, _ = previous_mask_prompt(previous[2:], 1)
+    downscale = module.prompt_encoder.mask_downscaling
+    torch.testing.assert_close(dense[2], downscale(grown)[0])
+    # an object absent on the previous frame keeps SAM's no_mask_embed
+    previous[2] = NO_OBJ_SCORE
+    dense = module.embed_dense(mask_inputs, has_mask, coords, labels, previous)
+    torch.testing.assert_close(dense[2], alone[2])
+
+
+def test_previous_mask_is_ignored_when_switched_off():
+    module = head(use_prior=True, previous_mask_dilation=0)
+    coords, labels, mask_inputs, has_mask = prompts()
+    previous = torch.full((3, 1, MASK, MASK), 5.0)
+    torch.testing.assert_close(
+        module.embed_dense(mask_inputs, has_mask, coords, labels, previous),
+        module.embed_dense(mask_inputs, has_mask, coords, labels),
+    )

@@ -133,6 +133,8 @@ def test_track_step_rejects_mismatched_inputs(tiny_model):
     frame = frames.select(slice(0, 1))
     with pytest.raises(ValueError, match="prompts for 3 objects but 1"):
         tiny_model.track_step(frame, all_prompt_kinds(tiny_model), [None], None)
+    with pytest.raises(ValueError, match="previous masks for 2 objects but 1"):
+        tiny_model.track_step(frame, None, [None], None, previous_logits=torch.zeros(2, 1, 32, 32))
 
 
 def test_refinement_leaves_large_boxes_alone(tiny_model):
@@ -163,6 +165,7 @@ def run_clip(model, clip):
         loss = loss + out.masks.object_score_logits.mean() + det.class_logits.mean()
         loss = loss + det.boxes_cxcywh.mean() + det.refined_logits.mean()
         loss = loss + det.refined_boxes_cxcywh.mean()
+        loss = loss + det.proposal_logits.mean() + det.proposal_boxes_cxcywh.mean()
     return loss, history
 
 

@@ -289,3 +289,42 @@ def test_memory_footprint_counts_decoded_frame_caches_and_kept_detections(
     kept_mask_bytes = state.cond_detections[0].mask.nbytes
     assert after["prompt_bytes"] >= kept_mask_bytes > 0
     assert after["total_bytes"] > before["total_bytes"]
+
+
+def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monkeypatch):
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.mask_decoder.previous_mask_dilation = 2
+    predictor = build_predictor(cfg, device="cpu")
+    seen = []
+    track_step = predictor.model.track_step
+
+    def spy(*args, **kwargs):
+        out = track_step(*args, **kwargs)
+        seen.append((kwargs.get("previous_logits"), out.masks))
+        return out
+
+    monkeypatch.setattr(predictor.model, "track_step", spy)
+    state = predictor.init_state(video)
+    mask = np.zeros((H, W), dtype=bool)
+    mask[10:20, 10:20] = True
+    predictor.add_new_mask(state, frame_idx=2, obj_id=1, mask=mask)
+    predictor.add_new_points_or_box(state, frame_idx=3, obj_id=2, box=[30, 5, 50, 25])
+    seen.clear()
+    list(predictor.propagate_in_video(state, start_frame_idx=2, max_frame_num_to_track=2))
+    # frame 2: object 2 starts on frame 3; frame 3: object 2 is prompted there, object 1 tracked
+    prompted_mask = state.objects[1].cond_results[2].mask_logits
+    (previous3, masks3), (previous4, _) = seen[1], seen[2]
+    torch.testing.assert_close(previous3[0], prompted_mask)  # object 1: its mask prompt
+    assert previous3.shape[0] == 1  # object 2 is prompted on frame 3, not tracked
+    torch.testing.assert_close(previous4[0], masks3.mask_logits[0])
+    torch.testing.assert_close(previous4[1], state.objects[2].cond_results[3].mask_logits)
+    # reverse: the previous frame is the next one (object 2 is tracked back from frame 3)
+    seen.clear()
+    list(predictor.propagate_in_video(state, start_frame_idx=2, reverse=True))
+    (previous2, masks2), (previous1, _) = seen[0], seen[1]
+    torch.testing.assert_close(previous2[0], state.objects[2].cond_results[3].mask_logits)
+    torch.testing.assert_close(previous1[0], prompted_mask)
+    torch.testing.assert_close(previous1[1], masks2.mask_logits[0])
+    # an object without output on the previous frame gets -1024 (no prompt from it)
+    assert (predictor.previous_logits(state, [1, 2], 5) == NO_OBJ_SCORE).all()

@@ -144,3 +144,29 @@ def test_clip_without_prompted_objects_still_reports_every_term(clip_batch):
         out = loss_module(batch, torch.Generator().manual_seed(0))
     assert set(out.terms) == set(LOSS_TERMS)
     assert out.terms["mask_dice"] == 0.0 and out.terms["det_class_loss"] > 0
+
+
+def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypatch):
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.mask_decoder.previous_mask_dilation = 1
+    model = build_model(cfg).train()
+    calls = []
+    track_step = model.track_step
+
+    def spy(*args, **kwargs):
+        out = track_step(*args, **kwargs)
+        calls.append((kwargs["previous_logits"], out.masks))
+        return out
+
+    monkeypatch.setattr(model, "track_step", spy)
+    loss_module = SequenceLoss(
+        model, TrainConfig(prob_mask_prompt=1.0, prob_box_prompt=0.0, prob_corrective=0.0)
+    )
+    loss_module(clip_batch, torch.Generator().manual_seed(0)).total.backward()
+    assert len(calls) == 2 * 3  # two clips of three frames
+    for clip in (calls[:3], calls[3:]):
+        assert clip[0][0] is None  # the prompted first frame has no previous frame
+        for (previous, _), (_, masks_before) in zip(clip[1:], clip[:2], strict=True):
+            assert not previous.requires_grad
+            torch.testing.assert_close(previous, masks_before.mask_logits.detach())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 
 from sam2_enhanced import build_model, load_config
@@ -193,10 +194,43 @@ def test_init_from_a_missing_checkpoint_raises(tmp_path, make, error, match):
 
 def test_init_from_another_architecture_lists_the_keys(tmp_path):
     other = load_config("tiny")
-    other.decoder.num_queries = 7
+    other.decoder.num_layers = 3
     save_pretrained(build_model(other), tmp_path / "other")
-    with pytest.raises(ValueError, match="does not match its config.*query"):
+    with pytest.raises(ValueError, match="does not match its config.*detr_decoder.layers.2"):
         tiny_trainer(tmp_path / "run", f"train.init_from={tmp_path / 'other'}")
+
+
+def test_init_from_not_strict_loads_what_agrees_and_lists_the_rest(tmp_path, caplog):
+    torch.manual_seed(123)
+    other = load_config("tiny")
+    other.decoder.dim_feedforward = 48  # every decoder MLP changes shape
+    saved = build_model(other)
+    save_pretrained(saved, tmp_path / "other")
+    fresh = tiny_trainer(tmp_path / "fresh").model.state_dict()
+    with caplog.at_level("WARNING"):
+        trainer = tiny_trainer(
+            tmp_path / "run",
+            f"train.init_from={tmp_path / 'other'}",
+            "train.init_from_strict=false",
+        )
+    state, loaded = trainer.model.state_dict(), saved.state_dict()
+    torch.testing.assert_close(state["mask_head.obj_ptr_proj.layers.0.weight"],
+                               loaded["mask_head.obj_ptr_proj.layers.0.weight"])  # fmt: skip
+    mlp = "detr_decoder.layers.0.mlp.0.weight"  # shape differs: keeps the run's own init
+    torch.testing.assert_close(state[mlp], fresh[mlp])
+    assert "keep their initialization" in caplog.text and mlp in caplog.text
+
+
+def test_init_from_not_strict_refuses_an_unrelated_checkpoint(tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.yaml").write_text("name: x\n")
+    save_file({"something.else": torch.zeros(2)}, str(tmp_path / "other" / "model.safetensors"))
+    with pytest.raises(ValueError, match="shares no tensor"):
+        tiny_trainer(
+            tmp_path / "run",
+            f"train.init_from={tmp_path / 'other'}",
+            "train.init_from_strict=false",
+        )
 
 
 def test_sam2_checkpoint_starts_the_sam_parts(tmp_path):

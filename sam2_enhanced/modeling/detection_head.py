@@ -20,6 +20,8 @@ class DetectionOutput:
     refined_logits: Tensor  # (B, N, num_classes) last layer after small-object refinement
     refined_boxes_cxcywh: Tensor  # (B, N, 4) last layer after small-object refinement
     query_states: Tensor  # (B, N, d) last decoder layer states (association embeddings)
+    proposal_logits: Tensor | None = None  # (B, g*g, C) every token's proposal (training only)
+    proposal_boxes_cxcywh: Tensor | None = None  # (B, g*g, 4) every token's proposal box
 
     @property
     def scores(self) -> Tensor:
@@ -39,7 +41,8 @@ def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
 
 
 class DetectionHead(nn.Module):
-    """Shared class and box predictors applied to every decoder layer (DETR style)."""
+    """Shared class and box predictors applied to every decoder layer (DETR style); boxes are
+    deltas (in logit space) from the proposals the queries started from."""
 
     def __init__(self, *, d_model: int, num_classes: int) -> None:
         super().__init__()
@@ -48,9 +51,11 @@ class DetectionHead(nn.Module):
         prior = 0.01  # focal-loss prior: start with few confident detections (RetinaNet)
         nn.init.constant_(self.class_embed.bias, -math.log((1 - prior) / prior))
 
-    def forward(self, states: Tensor) -> tuple[Tensor, Tensor]:
-        """(L, B, N, d) query states -> class logits (L, B, N, C), boxes cxcywh (L, B, N, 4)."""
-        return self.class_embed(states), self.box_embed(states).sigmoid()
+    def forward(self, states: Tensor, reference_boxes: Tensor) -> tuple[Tensor, Tensor]:
+        """(L, B, N, d) query states and (B, N, 4) cxcywh reference boxes -> class logits
+        (L, B, N, C) and boxes cxcywh (L, B, N, 4)."""
+        boxes = (inverse_sigmoid(reference_boxes) + self.box_embed(states)).sigmoid()
+        return self.class_embed(states), boxes
 
 
 class SmallObjectRefinementHead(nn.Module):

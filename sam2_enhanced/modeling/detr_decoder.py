@@ -1,14 +1,38 @@
-"""DETR transformer decoder: learned object queries attend to memory-conditioned features.
+"""DETR transformer decoder whose object queries start from the best-scoring frame tokens.
 
-Follows Carion et al. (facebookresearch/detr): queries start at zero with learned positional
-embeddings, post-norm layers, and every layer's normalized output is returned so that the
-detection head can supervise each layer (auxiliary losses).
+Follows Carion et al. (facebookresearch/detr) for the layers (post-norm self-attention,
+cross-attention, MLP; every layer's normalized output is returned for auxiliary losses) and the
+two-stage query selection of Deformable DETR / RT-DETR for the queries: every token of the
+memory-conditioned frame proposes a class and a box (a delta from a one-token anchor at its
+centre), the ``num_queries`` tokens with the highest class score become the queries (their
+features as content, a sine embedding of their box as position), and each decoder layer predicts
+its boxes as a delta from these proposals. Learned queries must first discover where objects
+tend to be, which takes DETR hundreds of epochs; selected queries start on the objects.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
+from sam2.modeling.sam2_utils import MLP, get_1d_sine_pe
 from torch import Tensor, nn
+
+from sam2_enhanced.modeling.detection_head import inverse_sigmoid
+
+PRIOR_PROB = 0.01  # focal-loss prior of the class logits (RetinaNet)
+BOX_PE_SCALE = 100.0  # box coordinates are scaled so the top frequency is 1 rad per 1% of a side
+
+
+@dataclass
+class DecoderOutput:
+    """Decoder outputs for B frames: per-layer query states and what the queries started from."""
+
+    states: Tensor  # (L, B, N, d) normalized query states after each layer
+    reference_boxes: Tensor  # (B, N, 4) cxcywh proposals the queries started from (no gradient)
+    proposal_logits: Tensor  # (B, g*g, C) class logits of every token's proposal
+    proposal_boxes: Tensor  # (B, g*g, 4) cxcywh box of every token's proposal
 
 
 class DetrDecoderLayer(nn.Module):
@@ -42,21 +66,47 @@ class DetrDecoderLayer(nn.Module):
         return self.norms[2](tgt + self.dropout(self.mlp(tgt)))
 
 
+def token_anchors(grid_size: int, device: torch.device) -> Tensor:
+    """(g*g, 4) cxcywh anchors, one token wide, centred on each token (row-major)."""
+    centres = (torch.arange(grid_size, device=device, dtype=torch.float32) + 0.5) / grid_size
+    cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+    side = torch.full_like(cx, 1.0 / grid_size)
+    return torch.stack([cx, cy, side, side], dim=-1).reshape(-1, 4)
+
+
+def box_sine_embedding(boxes_cxcywh: Tensor, dim: int) -> Tensor:
+    """(..., 4) normalized boxes -> (..., dim) sine embedding, dim / 4 channels per coordinate."""
+    per_coord = [
+        get_1d_sine_pe(boxes_cxcywh[..., i].flatten() * BOX_PE_SCALE, dim // 4) for i in range(4)
+    ]
+    return torch.cat(per_coord, dim=-1).reshape(*boxes_cxcywh.shape[:-1], dim)
+
+
 class DetrDecoder(nn.Module):
-    """Stack of :class:`DetrDecoderLayer` with ``num_queries`` learned object queries."""
+    """Token proposals, top-``num_queries`` selection, then a stack of :class:`DetrDecoderLayer`."""
 
     def __init__(
         self,
         *,
         d_model: int,
         num_queries: int,
+        num_classes: int,
         num_layers: int,
         num_heads: int,
         dim_feedforward: int,
         dropout: float,
     ) -> None:
         super().__init__()
-        self.query_pos = nn.Embedding(num_queries, d_model)
+        if d_model % 8:
+            raise ValueError(f"d_model must be a multiple of 8 (box sine embedding), got {d_model}")
+        self.num_queries = num_queries
+        self.proposal_proj = nn.Sequential(nn.Linear(d_model, d_model), nn.LayerNorm(d_model))
+        self.proposal_class = nn.Linear(d_model, num_classes)
+        self.proposal_box = MLP(d_model, d_model, 4, num_layers=3)
+        nn.init.constant_(self.proposal_class.bias, -math.log((1 - PRIOR_PROB) / PRIOR_PROB))
+        nn.init.zeros_(self.proposal_box.layers[-1].weight)  # proposals start at the anchors
+        nn.init.zeros_(self.proposal_box.layers[-1].bias)
+        self.query_pos_head = MLP(d_model, d_model, d_model, num_layers=2)
         self.layers = nn.ModuleList(
             [
                 DetrDecoderLayer(
@@ -70,26 +120,32 @@ class DetrDecoder(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
 
-    @property
-    def num_queries(self) -> int:
-        return self.query_pos.num_embeddings
-
-    def forward(self, features: Tensor, pos: Tensor) -> Tensor:
-        """Decode object queries.
+    def forward(self, features: Tensor, pos: Tensor) -> DecoderOutput:
+        """Propose, select and decode object queries.
 
         Args:
             features: (B, d, g, g) memory-conditioned frame features.
             pos: (B, d, g, g) their position encoding.
-        Returns:
-            (L, B, N, d) normalized query states after each of the L layers.
         """
-        batch = features.shape[0]
+        batch, d_model, grid, _ = features.shape
         memory = features.flatten(2).transpose(1, 2)  # (B, g*g, d)
         memory_pos = pos.flatten(2).transpose(1, 2)  # (B, g*g, d)
-        query_pos = self.query_pos.weight[None].expand(batch, -1, -1)  # (B, N, d)
-        tgt = torch.zeros_like(query_pos)
+        proposal_features = self.proposal_proj(memory)  # (B, g*g, d)
+        proposal_logits = self.proposal_class(proposal_features)  # (B, g*g, C)
+        anchors = inverse_sigmoid(token_anchors(grid, features.device))  # (g*g, 4)
+        proposal_boxes = (anchors + self.proposal_box(proposal_features)).sigmoid()  # (B, g*g, 4)
+        num_queries = min(self.num_queries, grid * grid)
+        top = proposal_logits.detach().amax(dim=-1).topk(num_queries, dim=1).indices  # (B, N)
+        reference = proposal_boxes.detach().gather(1, top[..., None].expand(-1, -1, 4))
+        tgt = proposal_features.detach().gather(1, top[..., None].expand(-1, -1, d_model))
+        query_pos = self.query_pos_head(box_sine_embedding(reference, d_model))  # (B, N, d)
         states = []
         for layer in self.layers:
             tgt = layer(tgt, query_pos, memory, memory_pos)
             states.append(self.norm(tgt))
-        return torch.stack(states)  # (L, B, N, d)
+        return DecoderOutput(
+            states=torch.stack(states),
+            reference_boxes=reference,
+            proposal_logits=proposal_logits,
+            proposal_boxes=proposal_boxes,
+        )

@@ -165,17 +165,19 @@ class SAM2EnhancedBase(nn.Module):
         features = self.memory_attention(
             frame.features, frame.pos, self.scene_memory_tokens(scene_tokens)
         )
-        states = self.detr_decoder(features, frame.pos)  # (L, 1, N, d)
-        class_logits, boxes = self.detection_head(states)
+        decoded = self.detr_decoder(features, frame.pos)
+        class_logits, boxes = self.detection_head(decoded.states, decoded.reference_boxes)
         refined_logits, refined_boxes = self.refinement_head(
-            states[-1], class_logits[-1], boxes[-1], frame.fpn_s0
+            decoded.states[-1], class_logits[-1], boxes[-1], frame.fpn_s0
         )
         return DetectionOutput(
             class_logits=class_logits,
             boxes_cxcywh=boxes,
             refined_logits=refined_logits,
             refined_boxes_cxcywh=refined_boxes,
-            query_states=states[-1],
+            query_states=decoded.states[-1],
+            proposal_logits=decoded.proposal_logits,
+            proposal_boxes_cxcywh=decoded.proposal_boxes,
         )
 
     def segment(
@@ -184,8 +186,13 @@ class SAM2EnhancedBase(nn.Module):
         prompts: ObjectPrompts,
         memories: list[ObjectMemoryView | None],
         multimask_output: bool,
+        previous_logits: Tensor | None = None,
     ) -> MaskHeadOutput:
-        """Masks of O objects on one frame, each conditioned on its own memory."""
+        """Masks of O objects on one frame, each conditioned on its own memory.
+
+        ``previous_logits`` (O, 1, m, m): each object's mask logits on the previous frame of the
+        tracking direction (the mask head's previous-mask prompt), or None.
+        """
         conditioned = torch.cat(
             [
                 self.memory_attention(frame.features, frame.pos, self.memory_tokens(memory))
@@ -205,6 +212,7 @@ class SAM2EnhancedBase(nn.Module):
             mask_inputs=prompts.mask_inputs,
             has_mask=has_mask,
             multimask_output=multimask_output,
+            previous_logits=previous_logits,
         )
 
     def object_boxes(self, mask_logits: Tensor) -> Tensor:
@@ -282,6 +290,7 @@ class SAM2EnhancedBase(nn.Module):
         scene_tokens: Tensor | None,
         multimask_output: bool = False,
         encode_memory: bool = True,
+        previous_logits: Tensor | None = None,
     ) -> TrackStepOutput:
         """Run one frame.
 
@@ -293,6 +302,8 @@ class SAM2EnhancedBase(nn.Module):
             scene_tokens: (K, mem_dim) detection tokens of past frames, or None.
             multimask_output: return SAM's 3 candidate masks (single ambiguous click).
             encode_memory: also build this frame's memories.
+            previous_logits: (O, 1, m, m) each object's mask logits on the previous frame of the
+                tracking direction (-1024 rows: none), for the previous-mask prompt; or None.
         """
         if frame.features.shape[0] != 1:
             raise ValueError(
@@ -310,7 +321,12 @@ class SAM2EnhancedBase(nn.Module):
                     f"got prompts for {prompts.point_coords.shape[0]} objects but "
                     f"{num_objects} memories; pass one memory (or None) per object"
                 )
-            masks = self.segment(frame, prompts, memories, multimask_output)
+            if previous_logits is not None and previous_logits.shape[0] != num_objects:
+                raise ValueError(
+                    f"got previous masks for {previous_logits.shape[0]} objects but "
+                    f"{num_objects} memories; pass one row (-1024 where none) per object"
+                )
+            masks = self.segment(frame, prompts, memories, multimask_output, previous_logits)
             is_prompted = prompts.is_prompted
         memory = (
             self.encode_memory(frame, masks, detections, is_prompted) if encode_memory else None

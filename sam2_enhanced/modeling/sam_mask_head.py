@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from sam2.modeling.sam.mask_decoder import MaskDecoder
 from sam2.modeling.sam.prompt_encoder import PromptEncoder
 from sam2.modeling.sam.transformer import TwoWayTransformer
@@ -60,6 +61,20 @@ def rasterize_prompts(
     return masks[:, None].float(), masks.flatten(1).any(dim=1)
 
 
+def previous_mask_prompt(previous_logits: Tensor, dilation: int) -> tuple[Tensor, Tensor]:
+    """Each object's mask on the previous frame, grown by ``dilation`` cells for its motion.
+
+    Args:
+        previous_logits: (B, 1, m, m) mask logits of the previous frame (-1024 rows: absent).
+
+    Returns:
+        (B, 1, m, m) float {0, 1} masks and (B,) bool, True where the mask is not empty.
+    """
+    mask = (previous_logits > 0).float()
+    grown = F.max_pool2d(mask, kernel_size=2 * dilation + 1, stride=1, padding=dilation)
+    return grown, grown.flatten(1).amax(dim=1) > 0
+
+
 @dataclass
 class MaskHeadOutput:
     """Mask decoder outputs for B objects."""
@@ -86,10 +101,12 @@ class SamMaskHead(nn.Module):
         num_multimask_outputs: int,
         iou_head_hidden_dim: int,
         use_dense_prompt_prior: bool = False,
+        previous_mask_dilation: int = 0,
     ) -> None:
         super().__init__()
         self.image_size = image_size
         self.use_dense_prompt_prior = use_dense_prompt_prior
+        self.previous_mask_dilation = previous_mask_dilation
         self.prompt_encoder = PromptEncoder(
             embed_dim=d_model,
             image_embedding_size=(grid_size, grid_size),
@@ -125,13 +142,16 @@ class SamMaskHead(nn.Module):
         has_mask: Tensor,
         point_coords: Tensor,
         point_labels: Tensor,
+        previous_logits: Tensor | None = None,
     ) -> Tensor:
         """Dense prompt embeddings (B, d, g, g).
 
         Rows with a mask prompt embed it; with ``use_dense_prompt_prior``, rows with a box or
         positive clicks embed them drawn as a mask (:func:`rasterize_prompts`), which places the
-        prompt on the token grid directly instead of only through positional encodings; the
-        other rows get SAM's learned ``no_mask_embed``.
+        prompt on the token grid directly instead of only through positional encodings; with
+        ``previous_mask_dilation`` and ``previous_logits`` (B, 1, m, m), unprompted rows embed
+        the object's grown mask of the previous frame (:func:`previous_mask_prompt`); the other
+        rows get SAM's learned ``no_mask_embed``.
         """
         batch = point_coords.shape[0]
         grid = self.prompt_encoder.image_embedding_size
@@ -145,6 +165,14 @@ class SamMaskHead(nn.Module):
             if mask_inputs is not None:
                 drawn = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
             mask_inputs, use_mask = drawn, use_mask | has_drawn
+        if previous_logits is not None and self.previous_mask_dilation > 0:
+            previous, has_previous = previous_mask_prompt(
+                previous_logits, self.previous_mask_dilation
+            )
+            take = has_previous & ~use_mask  # a prompt on this frame wins over the previous mask
+            if mask_inputs is not None:
+                previous = torch.where(take.view(-1, 1, 1, 1), previous, mask_inputs)
+            mask_inputs, use_mask = previous, use_mask | take
         if not bool(use_mask.any()):
             return dense
         embedded = self.prompt_encoder.mask_downscaling(mask_inputs)  # (B, d, g, g)
@@ -161,6 +189,7 @@ class SamMaskHead(nn.Module):
         mask_inputs: Tensor | None,
         has_mask: Tensor,
         multimask_output: bool,
+        previous_logits: Tensor | None = None,
     ) -> MaskHeadOutput:
         """Decode one mask per object.
 
@@ -172,10 +201,12 @@ class SamMaskHead(nn.Module):
             mask_inputs: (B, 1, 4g, 4g) mask prompts in [0, 1], or None.
             has_mask: (B,) bool, which rows carry a mask prompt.
             multimask_output: return the 3 candidates (ambiguous single click) or one mask.
+            previous_logits: (B, 1, 4g, 4g) mask logits of each object on the previous frame
+                (used with ``previous_mask_dilation``; -1024 rows: none), or None.
         """
         batch = features.shape[0]
         sparse, _ = self.prompt_encoder(points=(point_coords, point_labels), boxes=None, masks=None)
-        dense = self.embed_dense(mask_inputs, has_mask, point_coords, point_labels)
+        dense = self.embed_dense(mask_inputs, has_mask, point_coords, point_labels, previous_logits)
         high_res = [self.mask_decoder.conv_s0(fpn_s0), self.mask_decoder.conv_s1(fpn_s1)]
         multimasks, ious, tokens, object_score_logits = self.mask_decoder(
             image_embeddings=features,

@@ -42,7 +42,9 @@ class TrainConfig:
     output_dir: str = "runs/train"  # folder for checkpoints, CSV logs and the final model
     seed: int = 0  # seed of model init, prompt sampling and the video order
     init_from: str | None = None  # save_pretrained folder or Hub id to fine-tune from (its
-    # architecture must be the model section's)
+    # architecture must be the model section's, unless init_from_strict is false)
+    init_from_strict: bool = True  # false: load the tensors whose name and shape agree, keep
+    # the fresh initialization of the rest (a changed or added part), and list both in the log
     sam2_checkpoint: str | None = None  # official SAM 2.1 .pt: its prompt encoder, mask decoder,
     # memory attention and memory encoder start the run where shapes agree (before init_from)
     steps: int = 1000  # optimizer steps

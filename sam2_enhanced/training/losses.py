@@ -10,7 +10,8 @@ tracked objects.
 
 Detections: Hungarian matching per decoder layer, sigmoid focal class loss over all queries and
 classes, L1 and GIoU over matched pairs, all divided by the number of targets and summed over
-layers (auxiliary losses). The refined outputs get the same loss with the box terms of small
+layers (auxiliary losses) and the token proposals the queries are selected from (two-stage
+Deformable DETR). The refined outputs get the same loss with the box terms of small
 targets weighted up.
 """
 
@@ -154,16 +155,17 @@ class MaskCriterion:
 class DetectionLosses:
     """Unweighted detection terms of one frame (scalars) and their weighted sum."""
 
-    class_loss: Tensor  # focal class loss, summed over decoder layers
-    l1: Tensor  # L1 box loss, summed over decoder layers
-    giou: Tensor  # 1 - GIoU, summed over decoder layers
+    class_loss: Tensor  # focal class loss, summed over decoder layers and token proposals
+    l1: Tensor  # L1 box loss, summed over decoder layers and token proposals
+    giou: Tensor  # 1 - GIoU, summed over decoder layers and token proposals
     refine_class: Tensor  # focal class loss of the refined outputs
     refine_box: Tensor  # L1 + GIoU terms of the refined boxes, small targets weighted up
     total: Tensor  # weighted sum
 
 
 class SetCriterion:
-    """DETR set loss over every decoder layer plus the small-object refinement outputs."""
+    """DETR set loss over every decoder layer and the token proposals, plus the small-object
+    refinement outputs."""
 
     def __init__(
         self,
@@ -237,6 +239,15 @@ class SetCriterion:
             terms = self.layer_losses(
                 detections.class_logits[layer, 0],
                 detections.boxes_cxcywh[layer, 0],
+                target_labels,
+                target_boxes_cxcywh,
+                ones,
+            )
+            totals = [a + b for a, b in zip(totals, terms, strict=True)]
+        if detections.proposal_logits is not None and detections.proposal_boxes_cxcywh is not None:
+            terms = self.layer_losses(
+                detections.proposal_logits[0],
+                detections.proposal_boxes_cxcywh[0],
                 target_labels,
                 target_boxes_cxcywh,
                 ones,

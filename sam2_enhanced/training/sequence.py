@@ -266,6 +266,7 @@ class SequenceLoss(nn.Module):
         scene = SceneHistory(bank_cfg.num_scene_frames)
         total = frames[0].features.new_zeros(())
         terms: dict[str, float] = defaultdict(float)
+        previous = None  # (O, 1, m, m) mask logits of the previous frame, for its mask prompt
         for t, frame in enumerate(frames):
             memories = [h.readout(t) for h in histories]
             prompts = None
@@ -280,7 +281,7 @@ class SequenceLoss(nn.Module):
                     generator=generator,
                 )
             elif t in correct_at and len(objects):
-                prompts = self.correction(frame, memories, gt_masks[t], generator)
+                prompts = self.correction(frame, memories, previous, gt_masks[t], generator)
             out = self.model.track_step(
                 frame,
                 prompts,
@@ -288,7 +289,10 @@ class SequenceLoss(nn.Module):
                 scene.read(),
                 multimask_output=t == 0 and choice.multimask,
                 encode_memory=t < num_frames - 1,
+                previous_logits=previous,
             )
+            if out.masks is not None:
+                previous = out.masks.mask_logits.detach()
             frame_terms = self.frame_losses(out, batch, b, t, gt_masks[t])
             total = total + frame_terms.pop("total") / num_frames
             for name, value in frame_terms.items():
@@ -322,11 +326,11 @@ class SequenceLoss(nn.Module):
         return terms
 
     @torch.no_grad()
-    def correction(self, frame, memories, gt_masks: Tensor, generator) -> ObjectPrompts:
-        """Predict from memory alone, then click once into each object's error region."""
+    def correction(self, frame, memories, previous, gt_masks: Tensor, generator) -> ObjectPrompts:
+        """Predict as if unprompted (memory, previous mask), then click into each error region."""
         num_objects = gt_masks.shape[0]
         prior = self.model.segment(
-            frame, ObjectPrompts.none(num_objects, gt_masks.device), memories, False
+            frame, ObjectPrompts.none(num_objects, gt_masks.device), memories, False, previous
         )
         logits = F.interpolate(
             prior.mask_logits.float(),

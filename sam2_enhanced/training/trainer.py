@@ -132,7 +132,7 @@ class Trainer:
         if self.cfg.sam2_checkpoint:
             load_sam2_weights(self.model, self.cfg.sam2_checkpoint)
         if self.cfg.init_from:
-            source = load_weights(self.model, self.cfg.init_from)
+            source = load_weights(self.model, self.cfg.init_from, self.cfg.init_from_strict)
             logger.info("initialized the model from %s", source)
 
     @property

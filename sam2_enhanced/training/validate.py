@@ -4,7 +4,8 @@ Each object is prompted with its exact GT box on the first frame where it is vis
 tracked through the rest of the video by the memory loop. Reported:
 
 - mean mask IoU over every (object, frame) pair from the object's prompted frame on, at video
-  resolution (a frame where the object is absent and nothing is predicted counts as IoU 1);
+  resolution (a frame where the object is absent and nothing is predicted counts as IoU 1), and
+  split into the prompted frames and the frames tracked from memory;
 - detection AP50 (COCO 101-point, all frames pooled) of the refined detections against every
   visible object, ignoring objects smaller than ``min_ap_size`` pixels (``sqrt(w * h)``).
 """
@@ -24,6 +25,7 @@ from sam2_enhanced.data.clip_dataset import VAL_SEED_OFFSET, SyntheticClipDatase
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.evaluation.mot import detection_ap
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
+from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.training.losses import mask_iou
 from sam2_enhanced.training.prompts import box_prompts
 from sam2_enhanced.training.sequence import ObjectHistory, SceneHistory, resize_frames
@@ -39,6 +41,8 @@ class ValidationResult:
 
     mean_mask_iou: float  # mean IoU over all (prompted object, frame) pairs
     mean_mask_iou_min_size: float  # the same over pairs whose GT is >= min_ap_size px (NaN: none)
+    mean_mask_iou_prompted: float  # the same over the prompted (object, frame) pairs only
+    mean_mask_iou_tracked: float  # the same over the pairs tracked from memory (NaN: none)
     detection_ap50: float  # AP at IoU 0.5 for objects >= min_ap_size px (NaN: none)
     num_videos: int  # videos generated
     num_objects: int  # objects prompted and tracked
@@ -51,6 +55,7 @@ class VideoPredictions:
 
     mask_ious: list[float]  # IoU of each tracked (object, frame) pair
     gt_sizes: list[float]  # sqrt(w * h) of the GT box of each pair, pixels (0 when absent)
+    prompted: list[bool]  # whether each pair is the object's prompted frame
     det_boxes_xyxy: list[np.ndarray]  # T arrays (N, 4) pixel boxes
     det_scores: list[np.ndarray]  # T arrays (N,)
     num_objects: int  # objects prompted
@@ -80,7 +85,9 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
     starts = [int(torch.nonzero(visible[:, o])[0]) for o in range(masks.shape[1])]
     histories = [ObjectHistory.from_config(model.config.memory_bank) for _ in starts]
     scene = SceneHistory(model.config.memory_bank.num_scene_frames)
-    result = VideoPredictions([], [], [], [], num_objects=len(starts))
+    result = VideoPredictions([], [], [], [], [], num_objects=len(starts))
+    mask_size = model.mask_size
+    previous = torch.full((len(starts), 1, mask_size, mask_size), NO_OBJ_SCORE, device=device)
     for t in range(num_frames):
         active = [o for o, start in enumerate(starts) if start <= t]
         prompts = _prompts_for_frame(starts, active, t, boxes[t], (height, width), model.image_size)
@@ -89,6 +96,7 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
             prompts if active else None,
             [histories[o].readout(t) for o in active],
             scene.read(),
+            previous_logits=previous[active],
         )
         if out.masks is not None:
             logits = F.interpolate(
@@ -98,6 +106,8 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
             sides = boxes[t, active, 2:] - boxes[t, active, :2]  # (O_active, 2)
             result.gt_sizes += sides.prod(-1).clamp(min=0).sqrt().tolist()
             prompted = prompts.is_prompted
+            result.prompted += prompted.tolist()
+            previous[active] = out.masks.mask_logits.float()
             for row, o in enumerate(active):
                 histories[o].add(t, out.memory, row, bool(prompted[row]))
         scene.add(out.memory.scene_tokens)
@@ -107,6 +117,10 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
         )
         result.det_scores.append(det.scores[0].float().cpu().numpy())
     return result
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float("nan")
 
 
 def validate(
@@ -127,6 +141,7 @@ def validate(
     model.eval()
     ious: list[float] = []
     sizes: list[float] = []
+    prompted: list[bool] = []
     gt_boxes, det_boxes, det_scores, num_objects = [], [], [], 0
     try:
         for i in range(num_videos):
@@ -134,6 +149,7 @@ def validate(
             video = track_video(model, sample)
             ious += video.mask_ious
             sizes += video.gt_sizes
+            prompted += video.prompted
             num_objects += video.num_objects
             visible = sample.visibility > 0  # (T, O)
             gt_boxes += [sample.boxes_xyxy[t][visible[t]].numpy() for t in range(len(visible))]
@@ -142,10 +158,12 @@ def validate(
     finally:
         model.train(was_training)
     ious_array, sizes_array = np.asarray(ious), np.asarray(sizes)
-    large = ious_array[sizes_array >= min_ap_size]
+    prompted_array = np.asarray(prompted, dtype=bool)
     result = ValidationResult(
-        mean_mask_iou=float(ious_array.mean()) if ious else float("nan"),
-        mean_mask_iou_min_size=float(large.mean()) if large.size else float("nan"),
+        mean_mask_iou=_mean(ious_array),
+        mean_mask_iou_min_size=_mean(ious_array[sizes_array >= min_ap_size]),
+        mean_mask_iou_prompted=_mean(ious_array[prompted_array]),
+        mean_mask_iou_tracked=_mean(ious_array[~prompted_array]),
         detection_ap50=detection_ap(gt_boxes, det_boxes, det_scores, 0.5, min_size=min_ap_size),
         num_videos=num_videos,
         num_objects=num_objects,
