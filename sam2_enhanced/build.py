@@ -90,7 +90,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             num_multimask_outputs=cfg.mask_decoder.num_multimask_outputs,
             iou_head_hidden_dim=cfg.mask_decoder.iou_head_hidden_dim,
             use_dense_prompt_prior=cfg.mask_decoder.use_dense_prompt_prior,
-            previous_mask_dilation=cfg.mask_decoder.previous_mask_dilation,
+            previous_centre_prompt=cfg.mask_decoder.previous_centre_prompt,
         ),
         memory_encoder=EnhancedMemoryEncoder(
             d_model=d_model,

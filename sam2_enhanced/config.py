@@ -99,15 +99,8 @@ class MaskDecoderConfig:
     iou_head_hidden_dim: int = 256  # width of the IoU prediction head
     use_dense_prompt_prior: bool = False  # also feed boxes / positive clicks drawn as a mask
     # into the dense prompt (locates them on the token grid; SAM 2.1 weights were trained without)
-    previous_mask_dilation: int = 0  # > 0: frames tracked from memory get each object's mask
-    # of the previous frame, grown by this many mask cells, as their dense prompt (0: off)
-
-    def __post_init__(self) -> None:
-        if self.previous_mask_dilation < 0:
-            raise ValueError(
-                "mask_decoder.previous_mask_dilation must be >= 0 (0 turns the previous-mask "
-                f"prompt off), got {self.previous_mask_dilation}"
-            )
+    previous_centre_prompt: bool = False  # frames tracked from memory also get a click at the
+    # centre of each object's mask on the previous frame, drawn into the dense prompt
 
 
 @dataclass

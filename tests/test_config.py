@@ -39,7 +39,7 @@ def test_small_preset_has_vit_s14_geometry():
         ({"memory_encoder": {"mem_dim": 48}}, ValueError, "mem_dim"),
         ({"encoder": {"pixel_mean": [0.5, 0.5]}}, ValueError, "pixel_mean"),
         ({"encoder": 3}, ValueError, "expects a mapping"),
-        ({"mask_decoder": {"previous_mask_dilation": -1}}, ValueError, "previous_mask_dilation"),
+        ({"mask_decoder": {"previous_centre_prompt": 1}}, ValueError, "previous_centre_prompt"),
     ],
 )
 def test_bad_config_values_name_the_key(data, error, match):

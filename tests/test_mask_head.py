@@ -1,5 +1,5 @@
 """SAM mask head: boxes and clicks drawn into the dense prompt (``use_dense_prompt_prior``), and
-the previous frame's mask as the dense prompt of tracked frames (``previous_mask_dilation``)."""
+a click at the centre of the previous mask on tracked frames (``previous_centre_prompt``)."""
 
 import pytest
 import torch
@@ -7,14 +7,14 @@ import torch
 from sam2_enhanced.modeling.sam_mask_head import (
     NO_OBJ_SCORE,
     SamMaskHead,
-    previous_mask_prompt,
+    previous_centre_prompt,
     rasterize_prompts,
 )
 
 IMAGE, MASK = 112, 32  # model-input pixels and mask grid: 3.5 px per cell
 
 
-def head(use_prior: bool, previous_mask_dilation: int = 0) -> SamMaskHead:
+def head(use_prior: bool, previous_centre: bool = False) -> SamMaskHead:
     torch.manual_seed(0)
     return SamMaskHead(
         d_model=32,
@@ -26,7 +26,7 @@ def head(use_prior: bool, previous_mask_dilation: int = 0) -> SamMaskHead:
         num_multimask_outputs=3,
         iou_head_hidden_dim=16,
         use_dense_prompt_prior=use_prior,
-        previous_mask_dilation=previous_mask_dilation,
+        previous_centre_prompt=previous_centre,
     )
 
 
@@ -118,42 +118,37 @@ def test_prior_changes_the_decoding_of_a_box_and_gradients_reach_the_downscaling
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-def test_previous_mask_prompt_grows_each_mask_and_flags_empty_rows():
+def test_previous_centre_prompt_clicks_the_centre_of_each_mask_box():
     logits = torch.full((3, 1, MASK, MASK), -5.0)
     logits[0, 0, 10, 12] = 3.0  # one cell
-    logits[1, 0, 0:2, 0:3] = 1.0  # a block in the corner: growth is clipped at the border
+    logits[1, 0, 0:2, 0:3] = 1.0  # rows 0-1, columns 0-2: centre (x 1.5, y 1) -> cell (1, 1)
+    logits[1, 0, 9, 9] = 1.0  # a second blob widens the box to rows 0-9, columns 0-9 -> (5, 5)
     logits[2] = NO_OBJ_SCORE  # absent on the previous frame
-    grown, present = previous_mask_prompt(logits, dilation=2)
-    assert grown.shape == (3, 1, MASK, MASK)
+    clicks, present = previous_centre_prompt(logits)
+    assert clicks.shape == (3, 1, MASK, MASK)
     assert present.tolist() == [True, True, False]
-    expected0 = torch.zeros(MASK, MASK)
-    expected0[8:13, 10:15] = 1.0
-    torch.testing.assert_close(grown[0, 0], expected0)
-    expected1 = torch.zeros(MASK, MASK)
-    expected1[0:4, 0:5] = 1.0
-    torch.testing.assert_close(grown[1, 0], expected1)
-    assert grown[2].sum() == 0
+    assert torch.nonzero(clicks[:, 0]).tolist() == [[0, 10, 12], [1, 5, 5]]
 
 
-def test_previous_mask_is_the_dense_prompt_of_unprompted_rows_only():
-    module = head(use_prior=True, previous_mask_dilation=1)
+def test_previous_centre_is_the_dense_prompt_of_unprompted_rows_only():
+    module = head(use_prior=True, previous_centre=True)
     coords, labels, mask_inputs, has_mask = prompts()
     previous = torch.full((3, 1, MASK, MASK), -5.0)
     previous[:, 0, 5:7, 5:7] = 5.0  # every object had a mask on the previous frame
     dense = module.embed_dense(mask_inputs, has_mask, coords, labels, previous)
     alone = module.embed_dense(mask_inputs, has_mask, coords, labels)
     torch.testing.assert_close(dense[:2], alone[:2])  # the box and the mask prompt win
-    grown, _ = previous_mask_prompt(previous[2:], 1)
+    clicks, _ = previous_centre_prompt(previous[2:])
     downscale = module.prompt_encoder.mask_downscaling
-    torch.testing.assert_close(dense[2], downscale(grown)[0])
+    torch.testing.assert_close(dense[2], downscale(clicks)[0])
     # an object absent on the previous frame keeps SAM's no_mask_embed
     previous[2] = NO_OBJ_SCORE
     dense = module.embed_dense(mask_inputs, has_mask, coords, labels, previous)
     torch.testing.assert_close(dense[2], alone[2])
 
 
-def test_previous_mask_is_ignored_when_switched_off():
-    module = head(use_prior=True, previous_mask_dilation=0)
+def test_previous_centre_is_ignored_when_switched_off():
+    module = head(use_prior=True, previous_centre=False)
     coords, labels, mask_inputs, has_mask = prompts()
     previous = torch.full((3, 1, MASK, MASK), 5.0)
     torch.testing.assert_close(

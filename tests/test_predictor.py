@@ -294,7 +294,7 @@ def test_memory_footprint_counts_decoded_frame_caches_and_kept_detections(
 def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monkeypatch):
     torch.manual_seed(0)
     cfg = load_config("tiny")
-    cfg.mask_decoder.previous_mask_dilation = 2
+    cfg.mask_decoder.previous_centre_prompt = True
     predictor = build_predictor(cfg, device="cpu")
     seen = []
     track_step = predictor.model.track_step

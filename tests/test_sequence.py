@@ -149,7 +149,7 @@ def test_clip_without_prompted_objects_still_reports_every_term(clip_batch):
 def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypatch):
     torch.manual_seed(0)
     cfg = load_config("tiny")
-    cfg.mask_decoder.previous_mask_dilation = 1
+    cfg.mask_decoder.previous_centre_prompt = True
     model = build_model(cfg).train()
     calls = []
     track_step = model.track_step

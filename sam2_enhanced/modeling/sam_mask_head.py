@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from sam2.modeling.sam.mask_decoder import MaskDecoder
 from sam2.modeling.sam.prompt_encoder import PromptEncoder
 from sam2.modeling.sam.transformer import TwoWayTransformer
 from sam2.modeling.sam2_utils import MLP
 from torch import Tensor, nn
+
+from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 
 NO_OBJ_SCORE = -1024.0  # mask logit used where the object is judged absent (as SAM 2)
 BOX_LABELS = (2, 3)  # SAM's point labels of the top-left and bottom-right box corners
@@ -61,18 +62,27 @@ def rasterize_prompts(
     return masks[:, None].float(), masks.flatten(1).any(dim=1)
 
 
-def previous_mask_prompt(previous_logits: Tensor, dilation: int) -> tuple[Tensor, Tensor]:
-    """Each object's mask on the previous frame, grown by ``dilation`` cells for its motion.
+def previous_centre_prompt(previous_logits: Tensor) -> tuple[Tensor, Tensor]:
+    """A positive click at the centre of each object's mask box on the previous frame.
+
+    Drawn as one cell on the mask grid, like a click of :func:`rasterize_prompts`. Only the
+    position is passed on, not the previous mask: a decoder that copies a drawn region into its
+    output would otherwise grow or keep an error from frame to frame.
 
     Args:
         previous_logits: (B, 1, m, m) mask logits of the previous frame (-1024 rows: absent).
 
     Returns:
-        (B, 1, m, m) float {0, 1} masks and (B,) bool, True where the mask is not empty.
+        (B, 1, m, m) float {0, 1} masks and (B,) bool, True where the previous mask was not empty.
     """
-    mask = (previous_logits > 0).float()
-    grown = F.max_pool2d(mask, kernel_size=2 * dilation + 1, stride=1, padding=dilation)
-    return grown, grown.flatten(1).amax(dim=1) > 0
+    boxes = masks_to_boxes_xyxy(previous_logits[:, 0] > 0)  # (B, 4) in cells, NaN rows if empty
+    present = ~torch.isnan(boxes[:, 0])
+    size = previous_logits.shape[-1]
+    centre = ((boxes[:, :2] + boxes[:, 2:]) / 2).nan_to_num(0.0).floor().long().clamp(0, size - 1)
+    drawn = torch.zeros_like(previous_logits[:, 0], dtype=torch.float32)  # (B, m, m)
+    rows = torch.arange(len(drawn), device=drawn.device)
+    drawn[rows, centre[:, 1], centre[:, 0]] = present.float()
+    return drawn[:, None], present
 
 
 @dataclass
@@ -101,12 +111,12 @@ class SamMaskHead(nn.Module):
         num_multimask_outputs: int,
         iou_head_hidden_dim: int,
         use_dense_prompt_prior: bool = False,
-        previous_mask_dilation: int = 0,
+        previous_centre_prompt: bool = False,
     ) -> None:
         super().__init__()
         self.image_size = image_size
         self.use_dense_prompt_prior = use_dense_prompt_prior
-        self.previous_mask_dilation = previous_mask_dilation
+        self.previous_centre_prompt = previous_centre_prompt
         self.prompt_encoder = PromptEncoder(
             embed_dim=d_model,
             image_embedding_size=(grid_size, grid_size),
@@ -149,9 +159,9 @@ class SamMaskHead(nn.Module):
         Rows with a mask prompt embed it; with ``use_dense_prompt_prior``, rows with a box or
         positive clicks embed them drawn as a mask (:func:`rasterize_prompts`), which places the
         prompt on the token grid directly instead of only through positional encodings; with
-        ``previous_mask_dilation`` and ``previous_logits`` (B, 1, m, m), unprompted rows embed
-        the object's grown mask of the previous frame (:func:`previous_mask_prompt`); the other
-        rows get SAM's learned ``no_mask_embed``.
+        ``previous_centre_prompt`` and ``previous_logits`` (B, 1, m, m), unprompted rows embed a
+        click at the centre of the object's previous mask (:func:`previous_centre_prompt`); the
+        other rows get SAM's learned ``no_mask_embed``.
         """
         batch = point_coords.shape[0]
         grid = self.prompt_encoder.image_embedding_size
@@ -165,10 +175,8 @@ class SamMaskHead(nn.Module):
             if mask_inputs is not None:
                 drawn = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
             mask_inputs, use_mask = drawn, use_mask | has_drawn
-        if previous_logits is not None and self.previous_mask_dilation > 0:
-            previous, has_previous = previous_mask_prompt(
-                previous_logits, self.previous_mask_dilation
-            )
+        if previous_logits is not None and self.previous_centre_prompt:
+            previous, has_previous = previous_centre_prompt(previous_logits)
             take = has_previous & ~use_mask  # a prompt on this frame wins over the previous mask
             if mask_inputs is not None:
                 previous = torch.where(take.view(-1, 1, 1, 1), previous, mask_inputs)
@@ -202,7 +210,7 @@ class SamMaskHead(nn.Module):
             has_mask: (B,) bool, which rows carry a mask prompt.
             multimask_output: return the 3 candidates (ambiguous single click) or one mask.
             previous_logits: (B, 1, 4g, 4g) mask logits of each object on the previous frame
-                (used with ``previous_mask_dilation``; -1024 rows: none), or None.
+                (used with ``previous_centre_prompt``; -1024 rows: none), or None.
         """
         batch = features.shape[0]
         sparse, _ = self.prompt_encoder(points=(point_coords, point_labels), boxes=None, masks=None)
