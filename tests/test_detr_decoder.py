@@ -9,10 +9,10 @@ from sam2_enhanced.modeling.detr_decoder import DetrDecoder, box_sine_embedding,
 D, G, C = 16, 4, 3
 
 
-def decoder(num_queries=5) -> DetrDecoder:
+def decoder(num_queries=5, d_model=D) -> DetrDecoder:
     torch.manual_seed(0)
     return DetrDecoder(
-        d_model=D,
+        d_model=d_model,
         num_queries=num_queries,
         num_classes=C,
         num_layers=2,
@@ -70,12 +70,4 @@ def test_boxes_are_deltas_from_the_reference_boxes():
 
 def test_width_not_divisible_by_eight_is_refused():
     with pytest.raises(ValueError, match="multiple of 8"):
-        DetrDecoder(
-            d_model=12,
-            num_queries=5,
-            num_classes=C,
-            num_layers=1,
-            num_heads=2,
-            dim_feedforward=8,
-            dropout=0.0,
-        )
+        decoder(d_model=12)
