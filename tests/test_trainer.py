@@ -145,6 +145,12 @@ def test_validate_reports_scores_in_range():
     cfg = SyntheticVideoConfig(height=48, width=48, num_frames=2, max_objects=2, max_object_size=16)
     result = validate(model, cfg, num_videos=1)
     assert 0.0 <= result.mean_mask_iou <= 1.0
+    # one prompted pair per object, the rest tracked: the overall mean is their weighted mean
+    num_prompted = result.num_objects
+    num_tracked = result.num_object_frames - num_prompted
+    tracked = result.mean_mask_iou_tracked if num_tracked else 0.0
+    weighted = num_prompted * result.mean_mask_iou_prompted + num_tracked * tracked
+    assert result.mean_mask_iou == pytest.approx(weighted / result.num_object_frames)
     assert result.num_videos == 1 and result.num_objects >= 1
     assert result.num_objects <= result.num_object_frames <= 2 * result.num_objects
     assert math.isnan(result.detection_ap50) or 0.0 <= result.detection_ap50 <= 1.0

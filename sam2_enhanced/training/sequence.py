@@ -266,7 +266,7 @@ class SequenceLoss(nn.Module):
         scene = SceneHistory(bank_cfg.num_scene_frames)
         total = frames[0].features.new_zeros(())
         terms: dict[str, float] = defaultdict(float)
-        previous = None  # (O, 1, m, m) mask logits of the previous frame, for its mask prompt
+        previous = None  # (O, 1, m, m) mask logits of the frame before (its centre prompt)
         for t, frame in enumerate(frames):
             memories = [h.readout(t) for h in histories]
             prompts = None
