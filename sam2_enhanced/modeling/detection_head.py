@@ -20,7 +20,7 @@ class DetectionOutput:
     refined_logits: Tensor  # (B, N, num_classes) last layer after small-object refinement
     refined_boxes_cxcywh: Tensor  # (B, N, 4) last layer after small-object refinement
     query_states: Tensor  # (B, N, d) last decoder layer states (association embeddings)
-    proposal_logits: Tensor | None = None  # (B, g*g, C) every token's proposal (training only)
+    proposal_logits: Tensor | None = None  # (B, g*g, C) every token's proposal (its set loss)
     proposal_boxes_cxcywh: Tensor | None = None  # (B, g*g, 4) every token's proposal box
 
     @property
