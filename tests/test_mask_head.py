@@ -124,7 +124,7 @@ def test_previous_centre_prompt_clicks_the_centre_of_each_mask_box():
     logits[1, 0, 0:2, 0:3] = 1.0  # rows 0-1, columns 0-2: centre (x 1.5, y 1) -> cell (1, 1)
     logits[1, 0, 9, 9] = 1.0  # a second blob widens the box to rows 0-9, columns 0-9 -> (5, 5)
     logits[2] = NO_OBJ_SCORE  # absent on the previous frame
-    clicks, present = previous_centre_prompt(logits)
+    clicks, present = previous_centre_prompt(logits, IMAGE)
     assert clicks.shape == (3, 1, MASK, MASK)
     assert present.tolist() == [True, True, False]
     assert torch.nonzero(clicks[:, 0]).tolist() == [[0, 10, 12], [1, 5, 5]]
@@ -138,7 +138,7 @@ def test_previous_centre_is_the_dense_prompt_of_unprompted_rows_only():
     dense = module.embed_dense(mask_inputs, has_mask, coords, labels, previous)
     alone = module.embed_dense(mask_inputs, has_mask, coords, labels)
     torch.testing.assert_close(dense[:2], alone[:2])  # the box and the mask prompt win
-    clicks, _ = previous_centre_prompt(previous[2:])
+    clicks, _ = previous_centre_prompt(previous[2:], IMAGE)
     downscale = module.prompt_encoder.mask_downscaling
     torch.testing.assert_close(dense[2], downscale(clicks)[0])
     # an object absent on the previous frame keeps SAM's no_mask_embed

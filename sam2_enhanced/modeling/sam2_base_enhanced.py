@@ -191,7 +191,7 @@ class SAM2EnhancedBase(nn.Module):
         """Masks of O objects on one frame, each conditioned on its own memory.
 
         ``previous_logits`` (O, 1, m, m): each object's mask logits on the previous frame of the
-        tracking direction (the mask head's previous-mask prompt), or None.
+        tracking direction (for the mask head's previous-centre prompt), or None.
         """
         conditioned = torch.cat(
             [
@@ -303,7 +303,7 @@ class SAM2EnhancedBase(nn.Module):
             multimask_output: return SAM's 3 candidate masks (single ambiguous click).
             encode_memory: also build this frame's memories.
             previous_logits: (O, 1, m, m) each object's mask logits on the previous frame of the
-                tracking direction (-1024 rows: none), for the previous-mask prompt; or None.
+                tracking direction (-1024 rows: none), for the previous-centre prompt; or None.
         """
         if frame.features.shape[0] != 1:
             raise ValueError(

@@ -62,27 +62,26 @@ def rasterize_prompts(
     return masks[:, None].float(), masks.flatten(1).any(dim=1)
 
 
-def previous_centre_prompt(previous_logits: Tensor) -> tuple[Tensor, Tensor]:
+def previous_centre_prompt(previous_logits: Tensor, image_size: int) -> tuple[Tensor, Tensor]:
     """A positive click at the centre of each object's mask box on the previous frame.
 
-    Drawn as one cell on the mask grid, like a click of :func:`rasterize_prompts`. Only the
-    position is passed on, not the previous mask: a decoder that copies a drawn region into its
-    output would otherwise grow or keep an error from frame to frame.
+    The click is drawn by :func:`rasterize_prompts`, like a user's click. Only the position is
+    passed on, not the previous mask: a decoder that copies a drawn region into its output would
+    otherwise grow or keep an error from frame to frame.
 
     Args:
         previous_logits: (B, 1, m, m) mask logits of the previous frame (-1024 rows: absent).
+        image_size: model-input side in pixels.
 
     Returns:
         (B, 1, m, m) float {0, 1} masks and (B,) bool, True where the previous mask was not empty.
     """
+    mask_size = previous_logits.shape[-1]
     boxes = masks_to_boxes_xyxy(previous_logits[:, 0] > 0)  # (B, 4) in cells, NaN rows if empty
     present = ~torch.isnan(boxes[:, 0])
-    size = previous_logits.shape[-1]
-    centre = ((boxes[:, :2] + boxes[:, 2:]) / 2).nan_to_num(0.0).floor().long().clamp(0, size - 1)
-    drawn = torch.zeros_like(previous_logits[:, 0], dtype=torch.float32)  # (B, m, m)
-    rows = torch.arange(len(drawn), device=drawn.device)
-    drawn[rows, centre[:, 1], centre[:, 0]] = present.float()
-    return drawn[:, None], present
+    centre = (boxes[:, :2] + boxes[:, 2:]).nan_to_num(0.0) / 2 * (image_size / mask_size)
+    labels = torch.where(present, POSITIVE_LABEL, -1).to(torch.int32)[:, None]  # (B, 1)
+    return rasterize_prompts(centre[:, None], labels, image_size, mask_size)
 
 
 @dataclass
@@ -176,8 +175,8 @@ class SamMaskHead(nn.Module):
                 drawn = torch.where(has_mask.view(-1, 1, 1, 1), mask_inputs, drawn)
             mask_inputs, use_mask = drawn, use_mask | has_drawn
         if previous_logits is not None and self.previous_centre_prompt:
-            previous, has_previous = previous_centre_prompt(previous_logits)
-            take = has_previous & ~use_mask  # a prompt on this frame wins over the previous mask
+            previous, has_previous = previous_centre_prompt(previous_logits, self.image_size)
+            take = has_previous & ~use_mask  # a prompt on this frame wins over the centre click
             if mask_inputs is not None:
                 previous = torch.where(take.view(-1, 1, 1, 1), previous, mask_inputs)
             mask_inputs, use_mask = previous, use_mask | take

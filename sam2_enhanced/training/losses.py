@@ -234,24 +234,14 @@ class SetCriterion:
                 f"SetCriterion takes one frame (B = 1), got B = {detections.class_logits.shape[1]}"
             )
         ones = target_boxes_cxcywh.new_ones(target_labels.shape[0])  # (G,)
-        totals = [torch.zeros((), device=target_labels.device) for _ in range(3)]
-        for layer in range(detections.class_logits.shape[0]):
-            terms = self.layer_losses(
-                detections.class_logits[layer, 0],
-                detections.boxes_cxcywh[layer, 0],
-                target_labels,
-                target_boxes_cxcywh,
-                ones,
-            )
-            totals = [a + b for a, b in zip(totals, terms, strict=True)]
+        outputs = list(
+            zip(detections.class_logits[:, 0], detections.boxes_cxcywh[:, 0], strict=True)
+        )
         if detections.proposal_logits is not None and detections.proposal_boxes_cxcywh is not None:
-            terms = self.layer_losses(
-                detections.proposal_logits[0],
-                detections.proposal_boxes_cxcywh[0],
-                target_labels,
-                target_boxes_cxcywh,
-                ones,
-            )
+            outputs.append((detections.proposal_logits[0], detections.proposal_boxes_cxcywh[0]))
+        totals = [torch.zeros((), device=target_labels.device) for _ in range(3)]
+        for class_logits, boxes in outputs:  # every decoder layer, then the token proposals
+            terms = self.layer_losses(class_logits, boxes, target_labels, target_boxes_cxcywh, ones)
             totals = [a + b for a, b in zip(totals, terms, strict=True)]
         side_px = target_boxes_cxcywh[:, 2:].prod(-1).clamp(min=0).sqrt() * self.image_size
         small = (side_px < self.small_object_size).float()  # (G,)

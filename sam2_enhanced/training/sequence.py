@@ -327,7 +327,7 @@ class SequenceLoss(nn.Module):
 
     @torch.no_grad()
     def correction(self, frame, memories, previous, gt_masks: Tensor, generator) -> ObjectPrompts:
-        """Predict as if unprompted (memory, previous mask), then click into each error region."""
+        """Predict as if unprompted (memory, previous centre), then click into each error."""
         num_objects = gt_masks.shape[0]
         prior = self.model.segment(
             frame, ObjectPrompts.none(num_objects, gt_masks.device), memories, False, previous

@@ -86,8 +86,8 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
     histories = [ObjectHistory.from_config(model.config.memory_bank) for _ in starts]
     scene = SceneHistory(model.config.memory_bank.num_scene_frames)
     result = VideoPredictions([], [], [], [], [], num_objects=len(starts))
-    mask_size = model.mask_size
-    previous = torch.full((len(starts), 1, mask_size, mask_size), NO_OBJ_SCORE, device=device)
+    size = model.mask_size
+    previous = torch.full((len(starts), 1, size, size), NO_OBJ_SCORE, device=device)  # (O, 1, m, m)
     for t in range(num_frames):
         active = [o for o, start in enumerate(starts) if start <= t]
         prompts = _prompts_for_frame(starts, active, t, boxes[t], (height, width), model.image_size)
