@@ -161,6 +161,47 @@ class TrackerConfig:
     min_hits: int = 2  # matched frames before a new track is reported
 
 
+MOTION_MODELS = ("constant_velocity", "static")
+
+
+@dataclass
+class SearchWindowConfig:
+    """Object-centred search windows of tracked objects (``modeling/search_window.py``)."""
+
+    use_search_window: bool = True  # segment each object in its own window (False: whole frame)
+    search_scale: float = 4.0  # window side / the object's size sqrt(w * h) on the last frame
+    min_side: float = 48.0  # smallest window side in video pixels
+    max_side_frac: float = 1.0  # largest window side as a fraction of the frame's longer side
+    click_side_frac: float = 0.25  # window side for click-only prompts, fraction of sqrt(H * W)
+    motion_model: str = "constant_velocity"  # "constant_velocity" or "static" window centre
+    velocity_momentum: float = 0.5  # smoothing of the velocity estimate (0: last step only)
+    lost_growth: float = 1.5  # window side factor per frame the object is judged absent
+
+    def __post_init__(self) -> None:
+        if self.motion_model not in MOTION_MODELS:
+            raise ValueError(
+                f"search_window.motion_model must be one of {MOTION_MODELS}, "
+                f"got {self.motion_model!r}"
+            )
+        for name, low in (("search_scale", 1.0), ("min_side", 2.0), ("lost_growth", 1.0)):
+            if getattr(self, name) < low:
+                raise ValueError(
+                    f"search_window.{name} must be >= {low}, got {getattr(self, name)}"
+                )
+        if not 0.0 < self.max_side_frac <= 4.0:
+            raise ValueError(
+                f"search_window.max_side_frac must be in (0, 4], got {self.max_side_frac}"
+            )
+        if not 0.0 < self.click_side_frac <= 1.0:
+            raise ValueError(
+                f"search_window.click_side_frac must be in (0, 1], got {self.click_side_frac}"
+            )
+        if not 0.0 <= self.velocity_momentum < 1.0:
+            raise ValueError(
+                f"search_window.velocity_momentum must be in [0, 1), got {self.velocity_momentum}"
+            )
+
+
 @dataclass
 class ModelConfig:
     """The whole model; only ``build.py`` sees all of it."""
@@ -174,6 +215,7 @@ class ModelConfig:
     memory_encoder: MemoryEncoderConfig = field(default_factory=MemoryEncoderConfig)
     memory_bank: MemoryBankConfig = field(default_factory=MemoryBankConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    search_window: SearchWindowConfig = field(default_factory=SearchWindowConfig)
 
     def __post_init__(self) -> None:
         d_model = self.encoder.neck_dim
@@ -219,6 +261,10 @@ def _check_type(key: str, value: Any, annotation: Any) -> Any:
         raise ValueError(errors[0])
     if origin is tuple:
         args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any number of X
+            if not isinstance(value, list | tuple) or not value:
+                raise ValueError(f"config key {key!r} expects a non-empty list, got {value!r}")
+            return tuple(_check_type(key, v, args[0]) for v in value)
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ValueError(
                 f"config key {key!r} expects a list of {len(args)} values, got {value!r}"

@@ -105,7 +105,10 @@ class DetectionBuilder:
         uncovered = [o for o in visible_idx if o not in set(det_object[keep].tolist())]
         rows_object = np.concatenate([det_object[keep], np.array(uncovered, dtype=np.int64)])
         score_logits = [results[o].object_score_logits.item() for o in uncovered]
-        xyxy = np.concatenate([boxes[keep], object_boxes[uncovered].reshape(-1, 4)])
+        kept_boxes = boxes[keep]
+        on_object = det_object[keep] >= 0  # a prompted object's row: its box is its mask's
+        kept_boxes[on_object] = object_boxes[det_object[keep][on_object]]
+        xyxy = np.concatenate([kept_boxes, object_boxes[uncovered].reshape(-1, 4)])
         confidence = np.concatenate(
             [scores[keep], torch.tensor(score_logits).sigmoid().numpy().reshape(-1)]
         )

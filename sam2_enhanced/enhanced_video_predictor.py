@@ -11,6 +11,7 @@ tracked by detection alone.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 import numpy as np
 import supervision as sv
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from sam2_enhanced.checkpoint import load_pretrained, save_pretrained
@@ -28,14 +28,22 @@ from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
+from sam2_enhanced.modeling.search_window import (
+    ObjectMotion,
+    crop_windows,
+    normalized_windows,
+    paste_windows,
+    remap_logits,
+    to_window_coords,
+)
 from sam2_enhanced.modeling.significance import get_signal
+from sam2_enhanced.object_windows import WindowPlanner, box_in_frame
 from sam2_enhanced.prompt_inputs import (
     check_box,
     check_frame_idx,
     check_mask,
     check_obj_id,
     check_points,
-    to_model_coords,
 )
 from sam2_enhanced.tracking import DetectionTracker
 from sam2_enhanced.video_state import (
@@ -59,6 +67,7 @@ class SAM2EnhancedVideoPredictor:
         self.model = model.to(self.device).eval()
         self.config = model.config
         self.signal = get_signal(self.config.memory_bank.significance)
+        self.windows = WindowPlanner(self.config.search_window, model.image_size)
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
@@ -112,6 +121,7 @@ class SAM2EnhancedVideoPredictor:
             image_size=self.image_size,
             device=torch.device("cpu") if offload_video_to_cpu else self.device,
             async_loading=async_loading_frames,
+            keep_raw=self.windows.enabled,
         )
         first = loader.get(0)  # fails early on an unreadable first frame
         del first
@@ -196,14 +206,22 @@ class SAM2EnhancedVideoPredictor:
         if len(coords) == 0:
             raise ValueError("give at least one of points (with labels) or box")
         video_hw = (state.video_height, state.video_width)
-        model_coords = to_model_coords(coords, video_hw, self.image_size, normalize_coords)
+        video_coords = torch.from_numpy(coords).float()
+        if not normalize_coords:
+            video_coords = video_coords * torch.tensor([video_hw[1], video_hw[0]])
         new_labels = torch.from_numpy(point_labels)
         obj = state.objects.get(obj_id)
         old = obj.prompts.get(frame_idx) if obj is not None else None
         if old is not None and not clear_old_points:
-            model_coords = torch.cat([old.point_coords.cpu(), model_coords])
+            video_coords = torch.cat([old.video_coords, video_coords])
             new_labels = torch.cat([old.point_labels.cpu(), new_labels])
-        prompt = FramePrompt(point_coords=model_coords, point_labels=new_labels)
+        window = self.windows.prompt_window(video_coords, new_labels, None, video_hw)
+        prompt = FramePrompt(
+            point_coords=to_window_coords(video_coords[None], window[None], self.image_size)[0],
+            point_labels=new_labels,
+            window_xyxy=window,
+            video_coords=video_coords,
+        )
         return self.run_prompt(state, frame_idx, obj_id, prompt)
 
     def add_new_points(
@@ -232,11 +250,16 @@ class SAM2EnhancedVideoPredictor:
         """Use a (H, W) mask at video resolution as ``obj_id``'s prompt on ``frame_idx``."""
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
-        mask_input = check_mask(mask, (state.video_height, state.video_width), self.model.mask_size)
+        video_hw = (state.video_height, state.video_width)
+        binary = check_mask(mask, video_hw)  # (H, W) bool
+        window = self.windows.prompt_window(torch.zeros(0, 2), torch.zeros(0), binary, video_hw)
+        mask_input = crop_windows(binary[None].float(), window[None], self.model.mask_size)[0]
         prompt = FramePrompt(
             point_coords=torch.zeros(1, 2),
             point_labels=-torch.ones(1, dtype=torch.int32),
-            mask=mask_input,
+            window_xyxy=window,
+            video_coords=torch.zeros(1, 2),
+            mask=mask_input.clamp(0, 1),
         )
         return self.run_prompt(state, frame_idx, obj_id, prompt)
 
@@ -257,12 +280,21 @@ class SAM2EnhancedVideoPredictor:
             has_mask=torch.tensor([prompt.mask is not None], device=self.device),
         )
         features = self.encode(state, frame_idx, frame)
+        window = prompt.window_xyxy[None]  # (1, 4)
         out = self.model.track_step(
-            features, prompts, [memory], state.bank.read_scene(), multimask_output=single_click
+            features,
+            prompts,
+            [memory],
+            state.bank.read_scene(),
+            multimask_output=single_click,
+            **self.window_inputs(state, frame_idx, window),
         )
         obj.prompts[frame_idx] = prompt
-        result = self.keep_result(state, out.masks.mask_logits[0], out.masks.object_score_logits[0])
+        result = self.keep_result(
+            state, out.masks.mask_logits[0], out.masks.object_score_logits[0], window[0]
+        )
         obj.cond_results[frame_idx] = result
+        obj.motion = self.motion_from(result)
         self.store_memory(state, obj, frame_idx, out.memory, 0, is_cond=True, frame=None)
         state.bank.add_scene(frame_idx, self.to_storage(state, out.memory.scene_tokens))
         output = self.frame_output(state, frame_idx, out.detections, update_tracks=False)
@@ -321,8 +353,11 @@ class SAM2EnhancedVideoPredictor:
         carry persistent ``tracker_id``s. Objects may be prompted while iterating (live use).
         """
         frame_order = self.frame_order(state, start_frame_idx, max_frame_num_to_track, reverse)
+        first = next(frame_order, None)
+        frame_order = itertools.chain([] if first is None else [first], frame_order)
         for obj_id in state.objects:
             state.bank.clear_tracking(obj_id)
+        self.start_motions(state, first, reverse)
         state.bank.clear_scene()
         state.tracker.reset()
         state.last_frame_small = None
@@ -333,6 +368,17 @@ class SAM2EnhancedVideoPredictor:
                 return
             yield self.track_frame(state, frame_idx, frame, reverse)
             state.frames_tracked += 1
+
+    def start_motions(self, state: VideoState, start: int | None, reverse: bool) -> None:
+        """Each object's motion restarts from its prompted frame nearest to ``start`` on the
+        side tracking comes from (objects prompted only later keep theirs: they start there)."""
+        if start is None:
+            return
+        for obj in state.objects.values():
+            before = [t for t in obj.cond_results if (t >= start if reverse else t <= start)]
+            if before:
+                nearest = min(before) if reverse else max(before)
+                obj.motion = self.motion_from(obj.cond_results[nearest])
 
     def frame_order(
         self,
@@ -388,18 +434,30 @@ class SAM2EnhancedVideoPredictor:
         self, state: VideoState, frame_idx: int, frame: Tensor, reverse: bool
     ) -> Output:
         """Run one frame for the objects tracked from memory and store their new memories."""
+        for obj in state.objects.values():
+            if frame_idx in obj.cond_results:  # passing a prompted frame: start from it again
+                obj.motion = self.motion_from(obj.cond_results[frame_idx])
         tracked = self.active_objects(state, frame_idx, reverse)
         memories = [self.read_memory(state, obj_id, frame_idx) for obj_id in tracked]
         features = self.encode(state, frame_idx, frame)
-        previous = self.previous_logits(state, tracked, frame_idx + (1 if reverse else -1))
+        video_hw = (state.video_height, state.video_width)
+        windows = self.windows.tracking_windows(
+            [state.objects[obj_id].motion for obj_id in tracked], video_hw
+        )  # (O, 4)
+        previous = self.previous_logits(state, tracked, frame_idx + (1 if reverse else -1), windows)
         out = self.model.track_step(
-            features, None, memories, state.bank.read_scene(), previous_logits=previous
+            features,
+            None,
+            memories,
+            state.bank.read_scene(),
+            previous_logits=previous,
+            **self.window_inputs(state, frame_idx, windows),
         )
         small = state.small_frame(frame) if self.signal.input_kind == "frame" else None
         for i, obj_id in enumerate(tracked):
             obj = state.objects[obj_id]
             result = self.keep_result(
-                state, out.masks.mask_logits[i], out.masks.object_score_logits[i]
+                state, out.masks.mask_logits[i], out.masks.object_score_logits[i], windows[i]
             )
             self.store_memory(
                 state,
@@ -412,19 +470,51 @@ class SAM2EnhancedVideoPredictor:
                 mask_logits=result.mask_logits,
             )
             obj.last_result = (frame_idx, result)
+            visible = bool(result.object_score_logits.item() > 0)
+            self.windows.update(obj.motion, result.box_xyxy if visible else None)
         state.bank.add_scene(frame_idx, self.to_storage(state, out.memory.scene_tokens))
         if small is not None:
             state.last_frame_small = small
         return self.frame_output(state, frame_idx, out.detections, update_tracks=True)
 
-    def previous_logits(self, state: VideoState, obj_ids: list[int], frame_idx: int) -> Tensor:
-        """(O, 1, m, m) each object's mask logits on ``frame_idx`` (-1024 where it has none)."""
+    def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
+        """``track_step``'s ``objects`` / ``object_windows`` for windows (O, 4) on a frame:
+        the windows' encodings, or nothing when every window is the whole frame."""
+        if not self.windows.enabled or windows.shape[0] == 0:
+            return {}
+        images = self.windows.window_images(state.loader.raw(frame_idx), windows)
+        video_hw = (state.video_height, state.video_width)
+        return {
+            "objects": self.model.encode_image(images.to(self.device)),
+            "object_windows": normalized_windows(windows, video_hw).to(self.device),
+        }
+
+    def motion_from(self, result: FrameResult) -> ObjectMotion:
+        """Motion of an object seen as ``result`` (its window's centre when its mask is empty)."""
+        box = result.box_xyxy
+        if box is None:
+            window = result.window_xyxy
+            centre = (window[:2] + window[2:]) / 2
+            half = (window[2:] - window[:2]) / (2 * self.config.search_window.search_scale)
+            box = torch.cat([centre - half, centre + half])
+        return ObjectMotion.start(box)
+
+    def previous_logits(
+        self, state: VideoState, obj_ids: list[int], frame_idx: int, windows: Tensor
+    ) -> Tensor:
+        """(O, 1, m, m) each object's mask logits on ``frame_idx``, over its window ``windows``
+        (O, 4) of the frame being tracked (-1024 where it has none)."""
         size = self.model.mask_size
         logits = torch.full((len(obj_ids), 1, size, size), NO_OBJ_SCORE, device=self.device)
         for i, obj_id in enumerate(obj_ids):
             result = self.result_on(state.objects[obj_id], frame_idx)
             if result is not None:
-                logits[i] = result.mask_logits.to(self.device, torch.float32)
+                logits[i] = remap_logits(
+                    result.mask_logits[None].to(self.device, torch.float32),
+                    result.window_xyxy[None],
+                    windows[i : i + 1],
+                    NO_OBJ_SCORE,
+                )[0]
         return logits
 
     # ------------------------------------------------------------------------------- memories
@@ -453,10 +543,16 @@ class SAM2EnhancedVideoPredictor:
     def to_storage(self, state: VideoState, tensor: Tensor) -> Tensor:
         return tensor.to(state.storage_device)
 
-    def keep_result(self, state: VideoState, mask_logits: Tensor, score: Tensor) -> FrameResult:
+    def keep_result(
+        self, state: VideoState, mask_logits: Tensor, score: Tensor, window_xyxy: Tensor
+    ) -> FrameResult:
+        """An object's output on a frame: (1, m, m) logits over ``window_xyxy`` (4,)."""
+        window = window_xyxy.detach().float().cpu()
         return FrameResult(
             mask_logits=self.to_storage(state, mask_logits.clone()),
             object_score_logits=self.to_storage(state, score.clone()),
+            window_xyxy=window,
+            box_xyxy=box_in_frame(mask_logits, window),
         )
 
     def significance(
@@ -533,8 +629,10 @@ class SAM2EnhancedVideoPredictor:
         masks = torch.full((len(results), 1, height, width), NO_OBJ_SCORE, dtype=torch.float32)
         for i, result in enumerate(results):
             if result is not None:
-                low_res = result.mask_logits[None].float()  # (1, 1, m, m)
-                masks[i] = F.interpolate(low_res, size=(height, width), mode="bilinear")[0].cpu()
+                low_res = result.mask_logits[None].float().cpu()  # (1, 1, m, m)
+                masks[i] = paste_windows(
+                    low_res, result.window_xyxy[None], (height, width), NO_OBJ_SCORE
+                )[0]
         return masks
 
     def frame_output(

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -84,18 +83,8 @@ def check_box(box: Any) -> np.ndarray:
     return array.reshape(2, 2)
 
 
-def to_model_coords(
-    coords: np.ndarray, video_hw: tuple[int, int], image_size: int, normalize_coords: bool
-) -> Tensor:
-    """(P, 2) video pixels (or [0, 1] when ``normalize_coords`` is False) -> model pixels."""
-    coords = torch.from_numpy(coords)
-    if normalize_coords:
-        coords = coords / torch.tensor([video_hw[1], video_hw[0]], dtype=torch.float32)
-    return coords * image_size
-
-
-def check_mask(mask: Any, video_hw: tuple[int, int], mask_size: int) -> Tensor:
-    """A (H, W) mask at video resolution -> (1, m, m) float in [0, 1] at the model's mask size."""
+def check_mask(mask: Any, video_hw: tuple[int, int]) -> Tensor:
+    """A (H, W) mask at video resolution (bool or numbers, > 0.5 is inside) -> (H, W) bool."""
     if isinstance(mask, Tensor):
         mask = mask.detach().cpu().numpy()
     array = np.asarray(mask)
@@ -110,6 +99,4 @@ def check_mask(mask: Any, video_hw: tuple[int, int], mask_size: int) -> Tensor:
         )
     if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"mask must be boolean or numeric, got dtype {array.dtype}")
-    tensor = torch.from_numpy(array.astype(np.float32) > 0.5).float()[None, None]
-    resized = F.interpolate(tensor, size=(mask_size, mask_size), mode="bilinear", antialias=True)
-    return resized[0]  # (1, m, m)
+    return torch.from_numpy(array.astype(np.float32) > 0.5)

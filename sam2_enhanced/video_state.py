@@ -21,6 +21,7 @@ from torch import Tensor
 from sam2_enhanced.data.frames import FrameSource
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank
+from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import DetectionTracker
 
 SIGNIFICANCE_FRAME_SIDE = 64  # frames are compared at this size by frame significance signals
@@ -37,6 +38,8 @@ class FrameLoader:
     Frames are squashed to ``image_size x image_size`` (as SAM 2 does) and kept as float RGB in
     [0, 1]. At most ``cache_size`` frames are held; with ``async_loading`` the next frame in the
     propagation direction is decoded in a background thread while the current one is processed.
+    With ``keep_raw`` each cached frame also keeps its (3, H, W) uint8 original, which search
+    windows are cropped from.
     """
 
     def __init__(
@@ -47,27 +50,32 @@ class FrameLoader:
         device: torch.device,
         async_loading: bool,
         cache_size: int = 2,
+        keep_raw: bool = False,
     ) -> None:
         self.source = source
         self.image_size = image_size
         self.device = device
         self.cache_size = cache_size
-        self.cache: OrderedDict[int, Tensor] = OrderedDict()
+        self.keep_raw = keep_raw
+        self.cache: OrderedDict[int, tuple[Tensor, Tensor | None]] = OrderedDict()
         self.executor = ThreadPoolExecutor(max_workers=1) if async_loading else None
         self.pending: dict[int, Future] = {}
 
-    def load(self, idx: int) -> Tensor:
-        """Decode and resize frame ``idx`` -> (1, 3, S, S) float in [0, 1] on ``device``."""
+    def load(self, idx: int) -> tuple[Tensor, Tensor | None]:
+        """Decode frame ``idx`` -> (1, 3, S, S) float in [0, 1] on ``device``, and the
+        (3, H, W) uint8 original when ``keep_raw`` (else None)."""
         frame = self.source.get(idx)  # (H, W, 3) uint8
         side = self.image_size
         shrink = frame.shape[0] > side or frame.shape[1] > side
         interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         resized = cv2.resize(frame, (side, side), interpolation=interpolation)
         tensor = torch.from_numpy(resized).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, S, S)
-        return tensor.to(self.device)
+        raw = torch.from_numpy(frame).permute(2, 0, 1) if self.keep_raw else None  # (3, H, W)
+        return tensor.to(self.device), raw
 
-    def get(self, idx: int, prefetch: int | None = None) -> Tensor:
-        """Frame ``idx`` at model resolution; optionally start decoding frame ``prefetch``."""
+    def entry(self, idx: int, prefetch: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """Frame ``idx`` at model resolution and its original; optionally start decoding frame
+        ``prefetch``."""
         if idx in self.cache:
             self.cache.move_to_end(idx)
             frame = self.cache[idx]
@@ -82,6 +90,16 @@ class FrameLoader:
             self.pending = {prefetch: self.executor.submit(self.load, prefetch)}
         return frame
 
+    def get(self, idx: int, prefetch: int | None = None) -> Tensor:
+        """Frame ``idx`` at model resolution (1, 3, S, S); see :meth:`entry`."""
+        return self.entry(idx, prefetch)[0]
+
+    def raw(self, idx: int) -> Tensor:
+        """Frame ``idx``'s (3, H, W) uint8 original (``keep_raw`` loaders only)."""
+        if not self.keep_raw:
+            raise ValueError("this loader does not keep original frames (keep_raw=False)")
+        return self.entry(idx)[1]
+
     def should_prefetch(self, idx: int | None) -> bool:
         """Prefetching is on and ``idx`` is a real frame not yet loaded or loading."""
         if self.executor is None or idx is None or idx < 0 or self.source.is_live:
@@ -92,7 +110,7 @@ class FrameLoader:
 
     def num_bytes(self) -> int:
         """Bytes of the cached model-resolution frames."""
-        return tensor_bytes(*self.cache.values())
+        return tensor_bytes(*(t for pair in self.cache.values() for t in pair))
 
     def clear(self) -> None:
         self.cache.clear()
@@ -103,17 +121,21 @@ class FrameLoader:
 class FramePrompt:
     """An object's prompts on one frame, in model-input pixels."""
 
-    point_coords: Tensor  # (P, 2) x, y; box corners first (labels 2, 3)
-    point_labels: Tensor  # (P,) int32
-    mask: Tensor | None = None  # (1, m, m) float in [0, 1]
+    point_coords: Tensor  # (P, 2) x, y in model-input pixels of the window; box corners first
+    point_labels: Tensor  # (P,) int32 (labels 2, 3: box corners)
+    window_xyxy: Tensor  # (4,) the object's window on this frame, video pixels
+    video_coords: Tensor  # (P, 2) the same points in video pixels
+    mask: Tensor | None = None  # (1, m, m) float in [0, 1] over the window
 
 
 @dataclass
 class FrameResult:
     """What is kept of one object's output on one frame."""
 
-    mask_logits: Tensor  # (1, m, m) low-resolution mask logits
+    mask_logits: Tensor  # (1, m, m) low-resolution mask logits over ``window_xyxy``
     object_score_logits: Tensor  # (1,) > 0 when visible
+    window_xyxy: Tensor  # (4,) the window the logits cover, video pixels (CPU)
+    box_xyxy: Tensor | None = None  # (4,) video-pixel box of the mask (CPU), None when empty
 
 
 @dataclass
@@ -126,6 +148,7 @@ class ObjectState:
     last_result: tuple[int, FrameResult] | None = None  # newest tracked frame's output
     last_memory: Tensor | None = None  # (mem_dim, g, g) newest memory, for feature significance
     class_id: int = -1  # class of the last detection matched to the object (-1 unknown)
+    motion: ObjectMotion | None = None  # last box and velocity: where its next window goes
 
     def num_bytes(self) -> int:
         held = [t for p in self.prompts.values() for t in (p.point_coords, p.point_labels, p.mask)]

@@ -295,6 +295,7 @@ def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monke
     torch.manual_seed(0)
     cfg = load_config("tiny")
     cfg.mask_decoder.previous_centre_prompt = True
+    cfg.search_window.use_search_window = False  # windows: test_predictor_windows.py
     predictor = build_predictor(cfg, device="cpu")
     seen = []
     track_step = predictor.model.track_step
@@ -327,4 +328,4 @@ def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monke
     torch.testing.assert_close(previous1[0], prompted_mask)
     torch.testing.assert_close(previous1[1], masks2.mask_logits[0])
     # an object without output on the previous frame gets -1024 (no prompt from it)
-    assert (predictor.previous_logits(state, [1, 2], 5) == NO_OBJ_SCORE).all()
+    assert (predictor.previous_logits(state, [1, 2], 5, torch.zeros(2, 4)) == NO_OBJ_SCORE).all()

@@ -37,6 +37,9 @@ class ClipSample:
     class_ids: torch.Tensor  # (O,) int64 in 0..NUM_CLASSES-1
     track_ids: torch.Tensor  # (O,) int64 1..O
     seed: int  # the video's seed
+    trackable: torch.Tensor | None = None  # (O,) bool objects that may be prompted (None: all)
+    windows_xyxy: torch.Tensor | None = None  # (T, 4) video pixels each frame was cut from
+    # (search-window clips; None: frames are whole video frames)
 
 
 @dataclass
@@ -55,6 +58,8 @@ class ClipBatch:
     track_ids: torch.Tensor  # (B, O) int64, CLASS_PAD where not valid
     valid: torch.Tensor  # (B, O) bool, True for real objects
     seeds: list[int]  # (B,) video seeds
+    trackable: torch.Tensor  # (B, O) bool, objects that may be prompted and tracked
+    windows_xyxy: torch.Tensor | None = None  # (B, T, 4) windows of search-window clips
 
     def to(self, device: torch.device | str) -> ClipBatch:
         """A copy with every tensor moved to ``device``."""
@@ -154,6 +159,7 @@ def collate_clips(samples: list[ClipSample]) -> ClipBatch:
     class_ids = torch.full((batch_size, max_objects), CLASS_PAD, dtype=torch.int64)
     track_ids = torch.full((batch_size, max_objects), CLASS_PAD, dtype=torch.int64)
     valid = torch.zeros(batch_size, max_objects, dtype=torch.bool)
+    trackable = torch.zeros(batch_size, max_objects, dtype=torch.bool)
     for b, sample in enumerate(samples):
         count = sample.class_ids.shape[0]
         boxes[b, :, :count] = sample.boxes_xyxy
@@ -162,6 +168,7 @@ def collate_clips(samples: list[ClipSample]) -> ClipBatch:
         class_ids[b, :count] = sample.class_ids
         track_ids[b, :count] = sample.track_ids
         valid[b, :count] = True
+        trackable[b, :count] = True if sample.trackable is None else sample.trackable
     return ClipBatch(
         frames=torch.stack([sample.frames for sample in samples]),  # (B, T, 3, H, W)
         boxes_xyxy=boxes,
@@ -171,4 +178,16 @@ def collate_clips(samples: list[ClipSample]) -> ClipBatch:
         track_ids=track_ids,
         valid=valid,
         seeds=[sample.seed for sample in samples],
+        trackable=trackable,
+        windows_xyxy=collate_windows(samples),
     )
+
+
+def collate_windows(samples: list[ClipSample]) -> torch.Tensor | None:
+    """(B, T, 4) windows of search-window clips, None for whole-frame clips; no mixing."""
+    windows = [sample.windows_xyxy for sample in samples]
+    if all(w is None for w in windows):
+        return None
+    if any(w is None for w in windows):
+        raise ValueError("cannot batch search-window clips with whole-frame clips")
+    return torch.stack(windows)

@@ -85,6 +85,18 @@ class TrackStepOutput:
     memory: FrameMemory | None  # None when ``encode_memory=False``
 
 
+def expand_frame(encoded: EncoderOutput, num_objects: int) -> EncoderOutput:
+    """One input per object: a batch of O stays, a single frame (B = 1) is expanded to O."""
+    if encoded.features.shape[0] == num_objects:
+        return encoded
+    return EncoderOutput(
+        *(
+            f.expand(num_objects, *f.shape[1:])
+            for f in (encoded.features, encoded.pos, encoded.fpn_s1, encoded.fpn_s0)
+        )
+    )
+
+
 class SAM2EnhancedBase(nn.Module):
     """Composes the components; each is injected (see ``build.build_model``)."""
 
@@ -182,31 +194,35 @@ class SAM2EnhancedBase(nn.Module):
 
     def segment(
         self,
-        frame: EncoderOutput,
+        objects: EncoderOutput,
         prompts: ObjectPrompts,
         memories: list[ObjectMemoryView | None],
         multimask_output: bool,
         previous_logits: Tensor | None = None,
     ) -> MaskHeadOutput:
-        """Masks of O objects on one frame, each conditioned on its own memory.
+        """Masks of O objects, each in its own input (B = O) or one shared frame (B = 1), each
+        conditioned on its own memory.
 
         ``previous_logits`` (O, 1, m, m): each object's mask logits on the previous frame of the
-        tracking direction (for the mask head's previous-centre prompt), or None.
+        tracking direction, over this frame's input (for the previous-centre prompt), or None.
         """
+        num_objects = len(memories)
+        objects = expand_frame(objects, num_objects)
         conditioned = torch.cat(
             [
-                self.memory_attention(frame.features, frame.pos, self.memory_tokens(memory))
-                for memory in memories
+                self.memory_attention(
+                    objects.features[i : i + 1], objects.pos[i : i + 1], self.memory_tokens(memory)
+                )
+                for i, memory in enumerate(memories)
             ]
         )  # (O, d, g, g)
-        num_objects = conditioned.shape[0]
         has_mask = prompts.has_mask
         if has_mask is None:
             has_mask = torch.zeros(num_objects, dtype=torch.bool, device=conditioned.device)
         return self.mask_head(
             features=conditioned,
-            fpn_s1=frame.fpn_s1.expand(num_objects, -1, -1, -1),
-            fpn_s0=frame.fpn_s0.expand(num_objects, -1, -1, -1),
+            fpn_s1=objects.fpn_s1,
+            fpn_s0=objects.fpn_s0,
             point_coords=prompts.point_coords,
             point_labels=prompts.point_labels,
             mask_inputs=prompts.mask_inputs,
@@ -231,6 +247,8 @@ class SAM2EnhancedBase(nn.Module):
         masks: MaskHeadOutput | None,
         detections: DetectionOutput,
         is_prompted: Tensor,
+        objects: EncoderOutput | None = None,
+        object_windows: Tensor | None = None,
     ) -> FrameMemory:
         """Memories of one frame: per-object mask memory and box token, scene tokens.
 
@@ -239,6 +257,10 @@ class SAM2EnhancedBase(nn.Module):
             masks: per-object mask outputs (None when no object is tracked).
             detections: the frame's detections.
             is_prompted: (O,) bool, prompted objects get a binarized mask memory (as SAM 2).
+            objects: each object's window encoding (B = O), or None (the frame is every
+                object's input).
+            object_windows: (O, 4) xyxy of each object's input as fractions of the frame, to
+                compare its mask box with the frame's detections; None: the whole frame.
         """
         det_boxes = detections.refined_boxes_cxcywh[0].detach()  # (N, 4)
         det_probs = detections.refined_logits[0].detach().sigmoid()  # (N, C)
@@ -259,12 +281,16 @@ class SAM2EnhancedBase(nn.Module):
                 scene_tokens=scene_tokens,
             )
         num_objects = masks.mask_logits.shape[0]
-        features = frame.features.expand(num_objects, -1, -1, -1)
+        features = expand_frame(objects if objects is not None else frame, num_objects).features
         mask_memory = self.memory_encoder.encode_masks(
             features, masks.mask_logits, masks.object_score_logits, is_prompted
         )
-        obj_boxes = self.object_boxes(masks.mask_logits.detach())  # (O, 4)
-        iou, _ = box_iou(cxcywh_to_xyxy(obj_boxes), cxcywh_to_xyxy(det_boxes))  # (O, N)
+        obj_boxes = self.object_boxes(masks.mask_logits.detach())  # (O, 4) over each input
+        frame_boxes_xyxy = cxcywh_to_xyxy(obj_boxes)
+        if object_windows is not None:
+            origin, size = object_windows[:, :2], object_windows[:, 2:] - object_windows[:, :2]
+            frame_boxes_xyxy = frame_boxes_xyxy * size.repeat(1, 2) + origin.repeat(1, 2)
+        iou, _ = box_iou(frame_boxes_xyxy, cxcywh_to_xyxy(det_boxes))  # (O, N)
         best = iou.argmax(dim=1) if iou.shape[1] else None
         obj_probs = (
             det_probs[best] * (iou.amax(dim=1, keepdim=True) > 0.3)
@@ -291,6 +317,8 @@ class SAM2EnhancedBase(nn.Module):
         multimask_output: bool = False,
         encode_memory: bool = True,
         previous_logits: Tensor | None = None,
+        objects: EncoderOutput | None = None,
+        object_windows: Tensor | None = None,
     ) -> TrackStepOutput:
         """Run one frame.
 
@@ -303,7 +331,11 @@ class SAM2EnhancedBase(nn.Module):
             multimask_output: return SAM's 3 candidate masks (single ambiguous click).
             encode_memory: also build this frame's memories.
             previous_logits: (O, 1, m, m) each object's mask logits on the previous frame of the
-                tracking direction (-1024 rows: none), for the previous-centre prompt; or None.
+                tracking direction over this frame's input (-1024 rows: none), or None.
+            objects: encoder output of each object's search window (B = O), or None: objects
+                are segmented on ``frame`` itself.
+            object_windows: (O, 4) xyxy of those windows as fractions of the frame (see
+                :meth:`encode_memory`); None with ``objects=None``.
         """
         if frame.features.shape[0] != 1:
             raise ValueError(
@@ -326,9 +358,16 @@ class SAM2EnhancedBase(nn.Module):
                     f"got previous masks for {previous_logits.shape[0]} objects but "
                     f"{num_objects} memories; pass one row (-1024 where none) per object"
                 )
-            masks = self.segment(frame, prompts, memories, multimask_output, previous_logits)
+            if objects is not None and objects.features.shape[0] != num_objects:
+                raise ValueError(
+                    f"got {objects.features.shape[0]} object windows but {num_objects} memories"
+                )
+            inputs = objects if objects is not None else frame
+            masks = self.segment(inputs, prompts, memories, multimask_output, previous_logits)
             is_prompted = prompts.is_prompted
         memory = (
-            self.encode_memory(frame, masks, detections, is_prompted) if encode_memory else None
+            self.encode_memory(frame, masks, detections, is_prompted, objects, object_windows)
+            if encode_memory
+            else None
         )
         return TrackStepOutput(masks=masks, detections=detections, memory=memory)

@@ -87,6 +87,11 @@ class TrainConfig:
     num_val_videos: int = 20  # fresh validation videos (seeds from VAL_SEED_OFFSET)
     num_workers: int = 0  # DataLoader worker processes generating videos
     num_threads: int = 0  # torch CPU threads per process (0: leave torch's default)
+    use_windows: bool = False  # train on one target's search windows (data/window_clips.py)
+    window_frame_sides: tuple[int, ...] = (128, 320, 640, 1280)  # longer sides of the videos
+    # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
+    window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
+    window_scale_jitter: float = 0.25  # std of the log window-side scale
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "clip_len", "num_train_videos", "max_objects_per_clip")
@@ -111,6 +116,15 @@ class TrainConfig:
             raise ValueError(f"train.prompt_pe_scale must be > 0, got {self.prompt_pe_scale}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.window_centre_jitter < 0 or self.window_scale_jitter < 0:
+            raise ValueError(
+                "train.window_centre_jitter and train.window_scale_jitter must be >= 0, got "
+                f"{self.window_centre_jitter} and {self.window_scale_jitter}"
+            )
+        if min(self.window_frame_sides) < 16:
+            raise ValueError(
+                f"train.window_frame_sides must be >= 16 px, got {self.window_frame_sides}"
+            )
 
 
 @dataclass

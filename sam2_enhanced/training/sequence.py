@@ -26,6 +26,8 @@ from sam2_enhanced.modeling.sam2_base_enhanced import (
     SAM2EnhancedBase,
     TrackStepOutput,
 )
+from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
+from sam2_enhanced.modeling.search_window import remap_logits
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
 from sam2_enhanced.training.matcher import HungarianMatcher
@@ -233,8 +235,9 @@ class SequenceLoss(nn.Module):
         return ClipLoss(total=total, terms=terms)
 
     def tracked_objects(self, batch: ClipBatch, b: int, generator: torch.Generator) -> Tensor:
-        """(O,) indices of the objects prompted in clip ``b``: visible on frame 0, at random."""
-        visible = batch.valid[b] & (batch.masks[b, 0].flatten(1) > 0.5).any(dim=1)
+        """(O,) indices of the objects prompted in clip ``b``: trackable and visible on frame 0,
+        at random."""
+        visible = batch.trackable[b] & (batch.masks[b, 0].flatten(1) > 0.5).any(dim=1)
         candidates = torch.nonzero(visible).flatten()
         order = torch.randperm(candidates.numel(), generator=generator).to(candidates.device)
         return candidates[order[: self.cfg.max_objects_per_clip]].sort().values
@@ -293,6 +296,14 @@ class SequenceLoss(nn.Module):
             )
             if out.masks is not None:
                 previous = out.masks.mask_logits.detach()
+                if batch.windows_xyxy is not None and t + 1 < num_frames:
+                    windows = batch.windows_xyxy[b, t : t + 2, None]  # (2, 1, 4)
+                    previous = remap_logits(
+                        previous,
+                        windows[0].expand(len(objects), -1),
+                        windows[1].expand(len(objects), -1),
+                        NO_OBJ_SCORE,
+                    )  # over the next frame's window, as the predictor hands it on
             frame_terms = self.frame_losses(out, batch, b, t, gt_masks[t])
             total = total + frame_terms.pop("total") / num_frames
             for name, value in frame_terms.items():

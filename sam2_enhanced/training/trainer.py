@@ -38,6 +38,7 @@ from tqdm import tqdm
 from sam2_enhanced.build import build_model
 from sam2_enhanced.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.window_clips import WindowClipDataset, window_frame_sizes
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
@@ -163,11 +164,27 @@ class Trainer:
             return None
         return torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
 
+    def train_dataset(self) -> torch.utils.data.Dataset:
+        """Whole synthetic clips, or one target's search windows (``train.use_windows``)."""
+        if not self.cfg.use_windows:
+            return SyntheticClipDataset(
+                self.cfg.num_train_videos, self.cfg.clip_len, self.run.data, TRAIN_SEED_OFFSET
+            )
+        return WindowClipDataset(
+            self.cfg.num_train_videos,
+            self.cfg.clip_len,
+            self.run.data,
+            TRAIN_SEED_OFFSET,
+            image_size=self.model.image_size,
+            window=self.model.config.search_window,
+            frame_sizes=window_frame_sizes(list(self.cfg.window_frame_sides)),
+            centre_jitter=self.cfg.window_centre_jitter,
+            scale_jitter=self.cfg.window_scale_jitter,
+        )
+
     def data_loader(self, start_step: int) -> DataLoader:
         """Batches for steps ``start_step`` onwards of this rank (resumes mid-epoch)."""
-        dataset = SyntheticClipDataset(
-            self.cfg.num_train_videos, self.cfg.clip_len, self.run.data, TRAIN_SEED_OFFSET
-        )
+        dataset = self.train_dataset()
         sampler = DistributedSampler(
             dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=self.cfg.seed
         )
