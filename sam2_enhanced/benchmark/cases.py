@@ -243,7 +243,7 @@ def run_upstream(case: Case) -> Propagation:
 
 def run_ours(case: Case) -> Propagation:
     """Propagate the case with an untrained predictor of our config at the case's image size."""
-    from sam2_enhanced.build import build_predictor
+    from sam2_enhanced.predictor_build import build_predictor
 
     cfg = load_config(case.model)
     cfg = dataclasses.replace(

@@ -36,12 +36,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
-from sam2_enhanced.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
-from sam2_enhanced.weights_sam2 import load_sam2_weights
+from sam2_enhanced.weights.checkpoint import load_weights, save_pretrained
+from sam2_enhanced.weights.sam2 import load_sam2_weights
 
 logger = logging.getLogger(__name__)
 
