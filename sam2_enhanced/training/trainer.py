@@ -229,7 +229,10 @@ class Trainer:
                 yaml.safe_dump(self.run.to_dict(), sort_keys=False)
             )
         progress = tqdm(
-            total=self.cfg.steps, initial=self.step, disable=not self.is_main, desc="train"
+            total=self.cfg.steps,
+            initial=self.step,
+            disable=None if self.is_main else True,
+            desc="train",
         )
         stats: dict[str, float] = {"loss": float("nan")}
         validation = None
