@@ -1,6 +1,7 @@
 """Benchmark cases: run one predictor (ours or upstream SAM 2) over a video, timing each stage.
 
-See ``benchmark.py`` for what is measured; this module holds the per-case machinery.
+See :mod:`sam2_enhanced.benchmark.run` for what is measured; this module holds the per-case
+machinery.
 """
 
 from __future__ import annotations

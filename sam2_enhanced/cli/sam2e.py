@@ -3,7 +3,9 @@
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
 clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines) and
 ``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line
-on stderr and exit code 2; ``-v`` shows the traceback behind such an error.
+on stderr and exit code 2; ``-v`` shows the traceback behind such an error. Each command imports
+its modules (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors
+answer without loading the model code. Progress bars show only when stderr is a terminal.
 """
 
 from __future__ import annotations
