@@ -15,7 +15,7 @@ _EXPORTS = {
     "ModelConfig": "sam2_enhanced.config",
     "load_config": "sam2_enhanced.config",
     "build_model": "sam2_enhanced.build",
-    "build_predictor": "sam2_enhanced.build",
+    "build_predictor": "sam2_enhanced.predictor_build",
     "SAM2EnhancedVideoPredictor": "sam2_enhanced.enhanced_video_predictor",
 }
 __all__ = sorted(_EXPORTS)

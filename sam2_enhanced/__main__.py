@@ -2,6 +2,6 @@
 
 import sys
 
-from sam2_enhanced.cli import main
+from sam2_enhanced.cli.sam2e import main
 
 sys.exit(main())

@@ -1,4 +1,10 @@
-"""Builders: the only place that sees the whole :class:`ModelConfig`."""
+"""Builders: the only place that sees the whole :class:`ModelConfig`.
+
+``build_model(cfg)`` assembles the model parts of :mod:`sam2_enhanced.modeling` from one config.
+Import direction: model parts -> this module -> :mod:`sam2_enhanced.weights` (checkpoints) ->
+the predictor -> the command line; nothing here imports the predictor (its builder,
+``build_predictor``, lives in :mod:`sam2_enhanced.predictor_build`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAtten
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
-from sam2_enhanced.weights_dinov2 import load_dinov2_weights, read_dinov2_checkpoint
+from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
 
 
 def build_vit(cfg: ModelConfig) -> Dinov2Model:
@@ -104,10 +110,3 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
     )
     model.config = cfg
     return model
-
-
-def build_predictor(cfg: ModelConfig, device: str | None = None):
-    """An untrained :class:`SAM2EnhancedVideoPredictor` from a config."""
-    from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
-
-    return SAM2EnhancedVideoPredictor(build_model(cfg), device=device)

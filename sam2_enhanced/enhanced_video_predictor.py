@@ -21,7 +21,6 @@ import supervision as sv
 import torch
 from torch import Tensor
 
-from sam2_enhanced.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import DetectionBuilder, detections_bytes
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
@@ -53,6 +52,8 @@ from sam2_enhanced.video_state import (
     ObjectState,
     VideoState,
 )
+from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
+from sam2_enhanced.weights.components import from_components
 
 Output = tuple[int, list[int], Tensor, sv.Detections]
 
@@ -88,8 +89,6 @@ class SAM2EnhancedVideoPredictor:
         device: str | torch.device | None = None,
     ) -> SAM2EnhancedVideoPredictor:
         """Build from real DINOv2 weights and an official SAM 2.1 checkpoint (new parts fresh)."""
-        from sam2_enhanced.weights import from_components
-
         return cls(
             from_components(dinov2=dinov2, sam2_checkpoint=sam2_checkpoint, config=config),
             device=device,

@@ -6,7 +6,7 @@
 
 import sys
 
-from sam2_enhanced.cli import main
+from sam2_enhanced.cli.sam2e import main
 
 if __name__ == "__main__":
     sys.exit(main(["eval", *sys.argv[1:]]))

@@ -13,9 +13,9 @@ import logging
 
 import torch
 
-from sam2_enhanced.checkpoint import load_pretrained
 from sam2_enhanced.training.config import load_train_config
 from sam2_enhanced.training.validate import validate
+from sam2_enhanced.weights.checkpoint import load_pretrained
 
 
 def main(argv: list[str] | None = None) -> None:

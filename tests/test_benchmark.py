@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_enhanced import benchmark
-from sam2_enhanced.benchmark import pingpong_index
-from sam2_enhanced.benchmark_cases import COLUMNS, CaseResult, StageTimer, held_bytes
-from sam2_enhanced.benchmark_report import format_growth, format_table
+from sam2_enhanced.benchmark import run as benchmark
+from sam2_enhanced.benchmark.cases import COLUMNS, CaseResult, StageTimer, held_bytes
+from sam2_enhanced.benchmark.report import format_growth, format_table
+from sam2_enhanced.benchmark.run import pingpong_index
 
 NUM_COLUMNS = 17  # method, model, px, objects, frames, frame ms, 6 stage columns, 5 totals
 

@@ -6,10 +6,10 @@ import pytest
 import supervision as sv
 
 from sam2_enhanced import SAM2EnhancedVideoPredictor
-from sam2_enhanced.checkpoint import DEFAULT_MODEL_DIR, load_pretrained
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 from sam2_enhanced.training.config import load_train_config
 from sam2_enhanced.training.validate import validate
+from sam2_enhanced.weights.checkpoint import DEFAULT_MODEL_DIR, load_pretrained
 
 
 @pytest.fixture(scope="module")

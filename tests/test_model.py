@@ -7,8 +7,8 @@ import torch
 from torch import Tensor
 
 from sam2_enhanced import build_model
-from sam2_enhanced.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts
+from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 
 S, G = 112, 8  # tiny: image size and token grid
 

@@ -12,11 +12,11 @@ from safetensors.torch import save_file
 from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 
 from sam2_enhanced import build_model, load_config
-from sam2_enhanced.checkpoint import save_pretrained
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
 from sam2_enhanced.training.trainer import Trainer, warmup_cosine
 from sam2_enhanced.training.validate import validate
+from sam2_enhanced.weights.checkpoint import save_pretrained
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_DATA = ["data.height=48", "data.width=48", "data.max_object_size=16"]

@@ -21,15 +21,17 @@ from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 from transformers import Dinov2Config, Dinov2Model
 
 from sam2_enhanced import build_model, load_config
-from sam2_enhanced.weights import (
+from sam2_enhanced.weights.components import from_components
+from sam2_enhanced.weights.dinov2 import (
     convert_dinov2_state_dict,
-    convert_sam2_state_dict,
-    from_components,
     load_pretrained_dinov2,
+    resize_position_embeddings,
+)
+from sam2_enhanced.weights.sam2 import (
+    SAM2_SLOT_OF_TIME_BUCKET,
+    convert_sam2_state_dict,
     read_sam2_checkpoint,
 )
-from sam2_enhanced.weights_dinov2 import resize_position_embeddings
-from sam2_enhanced.weights_sam2 import SAM2_SLOT_OF_TIME_BUCKET
 
 D, MEM, G, S = 32, 16, 8, 112  # tiny config: d_model, mem_dim, token grid, image size
 

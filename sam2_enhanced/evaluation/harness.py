@@ -304,7 +304,7 @@ def evaluate_cases(
         raise ValueError(f"task must be one of {sorted(EVALUATORS)}, got {task!r}")
     evaluate = EVALUATORS[task]
     outcome = EvalOutcome(task, list(runners), [], [])
-    bar = tqdm(refs, unit="seq", desc=f"eval {task}", disable=not progress)
+    bar = tqdm(refs, unit="seq", desc=f"eval {task}", disable=None if progress else True)
     for ref in bar:
         bar.set_postfix_str(ref.name)
         try:

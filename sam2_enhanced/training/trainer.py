@@ -36,13 +36,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
-from sam2_enhanced.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
 from sam2_enhanced.data.window_clips import WindowClipDataset, window_frame_sizes
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
-from sam2_enhanced.weights_sam2 import load_sam2_weights
+from sam2_enhanced.weights.checkpoint import load_weights, save_pretrained
+from sam2_enhanced.weights.sam2 import load_sam2_weights
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,10 @@ class Trainer:
                 yaml.safe_dump(self.run.to_dict(), sort_keys=False)
             )
         progress = tqdm(
-            total=self.cfg.steps, initial=self.step, disable=not self.is_main, desc="train"
+            total=self.cfg.steps,
+            initial=self.step,
+            disable=None if self.is_main else True,
+            desc="train",
         )
         stats: dict[str, float] = {"loss": float("nan")}
         validation = None

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
 WEIGHTS_NAME = "model.safetensors"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "checkpoints" / "default"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "default"  # package data
 
 
 def save_pretrained(model: SAM2EnhancedBase, directory: str | Path) -> Path:

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 
-from sam2_enhanced.benchmark_cases import (
+from sam2_enhanced.benchmark.cases import (
     CLIP_LEN,
     UPSTREAM_CONFIG,
     UPSTREAM_STRIDE,
@@ -48,7 +48,7 @@ from sam2_enhanced.benchmark_cases import (
     run_case,
     run_isolated,
 )
-from sam2_enhanced.benchmark_report import format_growth, format_table, result_row
+from sam2_enhanced.benchmark.report import format_growth, format_table, result_row
 from sam2_enhanced.config import load_config
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sam2_enhanced.benchmark_cases import COLUMNS, CaseResult
+from sam2_enhanced.benchmark.cases import COLUMNS, CaseResult
 
 
 def mib(num_bytes: float | None) -> str:

@@ -1,10 +1,11 @@
-"""Real-weight loading: DINOv2 for the encoder, SAM 2.1 for the SAM-derived parts.
+"""``from_components``: a model with real DINOv2 weights in its encoder and SAM 2.1 weights in
+its SAM-derived parts.
 
 ``from_components`` builds a model from a config and fills what real checkpoints can fill; the
 parts that are new here (multi-scale neck, high-res branch, DETR decoder, detection and
 refinement heads, detection memory tokens, temporal embeddings without a SAM 2 counterpart) keep
-their initialization and need training. The key conversions live in ``weights_dinov2`` and
-``weights_sam2``.
+their initialization and need training. The key conversions live in
+:mod:`sam2_enhanced.weights.dinov2` and :mod:`sam2_enhanced.weights.sam2`.
 """
 
 from __future__ import annotations
@@ -16,32 +17,8 @@ from pathlib import Path
 from sam2_enhanced.build import build_model
 from sam2_enhanced.config import ModelConfig, load_config
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
-from sam2_enhanced.weights_dinov2 import (
-    Dinov2Checkpoint,
-    convert_dinov2_state_dict,
-    load_dinov2_weights,
-    load_pretrained_dinov2,
-    read_dinov2_checkpoint,
-)
-from sam2_enhanced.weights_sam2 import (
-    Sam2ConversionReport,
-    convert_sam2_state_dict,
-    load_sam2_weights,
-    read_sam2_checkpoint,
-)
-
-__all__ = [
-    "Dinov2Checkpoint",
-    "Sam2ConversionReport",
-    "convert_dinov2_state_dict",
-    "convert_sam2_state_dict",
-    "from_components",
-    "load_dinov2_weights",
-    "load_pretrained_dinov2",
-    "load_sam2_weights",
-    "read_dinov2_checkpoint",
-    "read_sam2_checkpoint",
-]
+from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
+from sam2_enhanced.weights.sam2 import load_sam2_weights, read_sam2_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +38,8 @@ def from_components(
             ``encoder.pretrained`` if set, else the ViT stays randomly initialized.
         sam2_checkpoint: an official SAM 2.1 ``.pt`` file (``sam2.1_hiera_tiny.pt`` ...); its
             prompt encoder, mask decoder, object-pointer MLP, memory attention and memory
-            encoder load where shapes agree (see :func:`convert_sam2_state_dict`). None: skipped.
+            encoder load where shapes agree (see
+            :func:`~sam2_enhanced.weights.sam2.convert_sam2_state_dict`). None: skipped.
         config: preset name, YAML path or :class:`ModelConfig`; its encoder geometry must match
             the DINOv2 checkpoint (``small``: ViT-S/14, ``base``: ViT-B/14).
     Returns:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sam2_enhanced.cli_track import ObjectPrompt, TrackSummary, track_video
+from sam2_enhanced.cli.track import ObjectPrompt, TrackSummary, track_video
 from sam2_enhanced.data.synthetic import (
     CLASS_NAMES,
     SyntheticVideo,

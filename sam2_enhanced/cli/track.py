@@ -254,7 +254,11 @@ def track_video(
     progress: bool = True,
 ) -> TrackSummary:
     """Prompt ``prompts`` (none: detection-driven tracking), propagate forward from the earliest
-    prompted frame and write the outputs listed in the module docstring into ``out_dir``."""
+    prompted frame and write the outputs listed in the module docstring into ``out_dir``.
+
+    ``progress``: a frame progress bar on stderr when stderr is a terminal (none in a log file or
+    a pipe); False: never.
+    """
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
     state = predictor.init_state(video)
@@ -277,7 +281,9 @@ def track_video(
         frames = predictor.propagate_in_video(
             state, first, max_frame_num_to_track=None if max_frames is None else max_frames - 1
         )
-        with outputs, tqdm(total=total, unit="frame", desc="tracking", disable=not progress) as bar:
+        # disable=None: no bar when stderr is not a terminal (a log file gets no redraws)
+        bar = tqdm(total=total, unit="frame", desc="tracking", disable=None if progress else True)
+        with outputs, bar:
             for frame_idx, _, mask_logits, detections in frames:
                 outputs.add(source.get(frame_idx), frame_idx, mask_logits, detections)
                 bar.update(1)

@@ -1,6 +1,7 @@
 """Benchmark cases: run one predictor (ours or upstream SAM 2) over a video, timing each stage.
 
-See ``benchmark.py`` for what is measured; this module holds the per-case machinery.
+See :mod:`sam2_enhanced.benchmark.run` for what is measured; this module holds the per-case
+machinery.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def run_upstream(case: Case) -> Propagation:
 
 def run_ours(case: Case) -> Propagation:
     """Propagate the case with an untrained predictor of our config at the case's image size."""
-    from sam2_enhanced.build import build_predictor
+    from sam2_enhanced.predictor_build import build_predictor
 
     cfg = load_config(case.model)
     cfg = dataclasses.replace(

@@ -3,7 +3,9 @@
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
 clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines) and
 ``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line
-on stderr and exit code 2; ``-v`` shows the traceback behind such an error.
+on stderr and exit code 2; ``-v`` shows the traceback behind such an error. Each command imports
+its modules (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors
+answer without loading the model code. Progress bars show only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from sam2_enhanced import __version__
+from sam2_enhanced.benchmark.run import main as benchmark_main
 
 logger = logging.getLogger("sam2_enhanced.cli")
 
@@ -170,8 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_predictor(model: str | None, device: str | None):
     """``SAM2EnhancedVideoPredictor.from_pretrained`` with errors phrased for the command line."""
-    import torch
-
     from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
 
     if device is not None:
@@ -190,7 +191,7 @@ def load_predictor(model: str | None, device: str | None):
 
 
 def _run_track(args: argparse.Namespace) -> int:
-    from sam2_enhanced.cli_track import build_prompts, track_video
+    from sam2_enhanced.cli.track import build_prompts, track_video
 
     if not Path(args.video).exists():
         raise FileNotFoundError(
@@ -217,7 +218,7 @@ def _run_track(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from sam2_enhanced.cli_demo import demo_report, run_demo
+    from sam2_enhanced.cli.demo import demo_report, run_demo
 
     predictor = load_predictor(args.model, args.device)
     result = run_demo(
@@ -228,7 +229,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from sam2_enhanced.cli_eval import (
+    from sam2_enhanced.cli.evaluate import (
         NEEDS_PREDICTOR,
         collect_cases,
         eval_report_lines,
@@ -252,15 +253,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_bench(bench_argv: list[str]) -> int:
-    try:
-        from sam2_enhanced import benchmark
-    except ModuleNotFoundError as err:
-        if err.name != "sam2_enhanced.benchmark":
-            raise
-        raise FileNotFoundError(
-            "the benchmark module (sam2_enhanced/benchmark.py) is not installed with this copy"
-        ) from None
-    code = benchmark.main(bench_argv)
+    code = benchmark_main(bench_argv)
     return 0 if code is None else int(code)
 
 
