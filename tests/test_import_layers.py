@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "prompt_inputs",
                 "annotate",
                 "predictor_build",
+                "object_windows",
             }
         ),
     ),

@@ -87,7 +87,7 @@ class TrainConfig:
     num_val_videos: int = 20  # fresh validation videos (seeds from VAL_SEED_OFFSET)
     num_workers: int = 0  # DataLoader worker processes generating videos
     num_threads: int = 0  # torch CPU threads per process (0: leave torch's default)
-    use_windows: bool = False  # train on one target's search windows (data/window_clips.py)
+    use_windows: bool = False  # train on one target's search windows (training/window_clips.py)
     window_frame_sides: tuple[int, ...] = (128, 320, 640, 1280)  # longer sides of the videos
     # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
     window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
