@@ -37,10 +37,10 @@ from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
 from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
-from sam2_enhanced.training.window_clips import WindowClipDataset, window_frame_sizes
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
+from sam2_enhanced.training.window_clips import WindowClipDataset, window_frame_sizes
 from sam2_enhanced.weights.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.weights.sam2 import load_sam2_weights
 
