@@ -77,6 +77,11 @@ def test_crop_of_a_uint8_frame_is_float_and_shrinks_with_antialias():
     assert torch.allclose(crops, torch.full_like(crops, 127.5), atol=15)
 
 
+def test_crop_of_no_channels_is_empty():
+    crops = crop_windows(torch.zeros(0, 10, 10), torch.tensor([[0.0, 0.0, 5.0, 5.0]]), 8)
+    assert crops.shape == (1, 0, 8, 8)
+
+
 def test_bad_window_raises():
     with pytest.raises(ValueError, match="at least 1 px"):
         crop_windows(torch.zeros(1, 10, 10), torch.tensor([[5.0, 5.0, 5.0, 9.0]]), 8)

@@ -95,6 +95,8 @@ def crop_windows(image: Tensor, windows_xyxy: Tensor, out_size: int, fill: float
     """
     _check_finite_boxes(windows_xyxy, "windows_xyxy")
     channels, height, width = image.shape
+    if channels == 0:  # e.g. the masks of a frame without objects
+        return torch.zeros(len(windows_xyxy), 0, out_size, out_size, device=image.device)
     crops = []
     for x0, y0, x1, y1 in windows_xyxy.round().long().tolist():
         if x1 - x0 < 1 or y1 - y0 < 1:
