@@ -176,6 +176,8 @@ class SearchWindowConfig:
     motion_model: str = "constant_velocity"  # "constant_velocity" or "static" window centre
     velocity_momentum: float = 0.5  # smoothing of the velocity estimate (0: last step only)
     lost_growth: float = 1.5  # window side factor per frame the object is judged absent
+    keep_main_component: bool = True  # an object's mask keeps only its connected part with
+    # the highest logit (scattered false positives would move and grow its window)
 
     def __post_init__(self) -> None:
         if self.motion_model not in MOTION_MODELS:

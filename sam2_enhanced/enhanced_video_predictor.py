@@ -30,6 +30,7 @@ from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import (
     ObjectMotion,
     crop_windows,
+    main_component,
     normalized_windows,
     paste_windows,
     remap_logits,
@@ -547,6 +548,8 @@ class SAM2EnhancedVideoPredictor:
     ) -> FrameResult:
         """An object's output on a frame: (1, m, m) logits over ``window_xyxy`` (4,)."""
         window = window_xyxy.detach().float().cpu()
+        if self.config.search_window.keep_main_component:
+            mask_logits = main_component(mask_logits, NO_OBJ_SCORE)
         return FrameResult(
             mask_logits=self.to_storage(state, mask_logits.clone()),
             object_score_logits=self.to_storage(state, score.clone()),

@@ -7,6 +7,7 @@ import torch
 from sam2_enhanced.modeling.search_window import (
     ObjectMotion,
     crop_windows,
+    main_component,
     mask_boxes,
     next_windows,
     paste_windows,
@@ -127,3 +128,16 @@ def test_mask_boxes_of_empty_and_full_masks():
     masks[1, 2:4, 3:7] = True
     boxes = mask_boxes(masks)
     assert boxes[0] is None and boxes[1].tolist() == [3.0, 2.0, 7.0, 4.0]
+
+
+def test_main_component_keeps_the_part_with_the_highest_logit():
+    logits = torch.full((1, 8, 8), -5.0)
+    logits[0, 0:2, 0:2] = 3.0  # a larger blob
+    logits[0, 5:7, 5:7] = 2.0
+    logits[0, 6, 6] = 9.0  # the peak is in the smaller blob
+    kept = main_component(logits, fill=-100.0)
+    assert (kept[0, 5:7, 5:7] > 0).all() and (kept[0, 0:2, 0:2] == -100).all()
+    assert (kept[0][logits[0] <= 0] == -5).all()  # background untouched
+    single = torch.full((1, 4, 4), -1.0)
+    single[0, 1, 1:3] = 1.0
+    assert main_component(single, fill=-100.0) is single  # one part: nothing to drop

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from torch import Tensor
 
 
@@ -259,6 +260,22 @@ def mask_boxes(masks: Tensor) -> list[Tensor | None]:
             continue
         boxes.append(torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float())  # (4,)
     return boxes
+
+
+def main_component(mask_logits: Tensor, fill: float) -> Tensor:
+    """Keep the connected part (8-neighbourhood) of a mask that holds its highest logit.
+
+    (1, m, m) logits -> (1, m, m): pixels of the other parts are set to ``fill``, so a few
+    scattered false positives neither move the object's box nor grow its next window.
+    """
+    positive = (mask_logits[0] > 0).cpu().numpy()
+    labels, count = ndimage.label(positive, structure=((1, 1, 1), (1, 1, 1), (1, 1, 1)))
+    if count <= 1:
+        return mask_logits
+    scores = torch.where(mask_logits[0] > 0, mask_logits[0], mask_logits.new_tensor(-math.inf))
+    peak = int(scores.flatten().argmax())
+    keep = torch.from_numpy(labels == labels.flat[peak]).to(mask_logits.device)  # (m, m)
+    return torch.where(keep[None] | ~(mask_logits > 0), mask_logits, mask_logits.new_tensor(fill))
 
 
 def default_side(frame_hw: tuple[int, int], fraction: float) -> float:
