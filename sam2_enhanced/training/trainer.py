@@ -37,7 +37,8 @@ from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
 from sam2_enhanced.checkpoint import load_weights, save_pretrained
-from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.clip_dataset import SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
@@ -166,7 +167,7 @@ class Trainer:
     def data_loader(self, start_step: int) -> DataLoader:
         """Batches for steps ``start_step`` onwards of this rank (resumes mid-epoch)."""
         dataset = SyntheticClipDataset(
-            self.cfg.num_train_videos, self.cfg.clip_len, self.run.data, TRAIN_SEED_OFFSET
+            self.cfg.num_train_videos, self.cfg.clip_len, self.run.data, SPLIT_SEEDS["train"].start
         )
         sampler = DistributedSampler(
             dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=self.cfg.seed
