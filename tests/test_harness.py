@@ -19,13 +19,20 @@ from sam2_enhanced.data.writers import (
     write_sot_sequence,
 )
 from sam2_enhanced.evaluation.cases import (
+    CaseRef,
     MotCase,
     SotCase,
     VosCase,
     find_cases,
     synthetic_cases,
 )
-from sam2_enhanced.evaluation.eval_report import results_document, write_reports
+from sam2_enhanced.evaluation.eval_report import (
+    method_counts,
+    method_summaries,
+    results_document,
+    summary_table,
+    write_reports,
+)
 from sam2_enhanced.evaluation.harness import (
     PredictorDetections,
     evaluate_cases,
@@ -39,6 +46,7 @@ from sam2_enhanced.evaluation.harness import (
     sot_with_tracker,
     vos_with_predictor,
 )
+from sam2_enhanced.evaluation.trivial import sot_static
 
 CFG = SyntheticVideoConfig(
     height=64, width=64, num_frames=4, min_objects=2, max_objects=2, max_object_size=16
@@ -297,3 +305,27 @@ def test_find_visdrone_root(tmp_path, video):
     assert [ids.tolist() for ids in case.gt.ids] == [
         video.track_ids[video.visibility[t] > 0].tolist() for t in range(4)
     ]
+
+
+def test_a_failed_case_scores_zero_and_every_summary_counts_the_same_cases():
+    cases = [_sot_case(), _sot_case(absent=(0,))]  # 5 and 4 frames after the init frame
+
+    def fails_on_second(case):
+        if case is cases[1]:
+            raise RuntimeError("lost")
+        return sot_static(case)
+
+    refs = [CaseRef(f"c{i}", lambda case=case: case) for i, case in enumerate(cases)]
+    runners = {"flaky": fails_on_second, "static": sot_static}
+    outcome = evaluate_cases("sot", refs, runners, progress=False)
+    assert [(e.name, e.method) for e in outcome.errors] == [("c1", "flaky")]
+    failed = outcome.cases[1].methods["flaky"]
+    assert failed.failed and failed.result.curves.auc == 0.0 and failed.num_scored_frames == 4
+    summaries = method_summaries(outcome)
+    static_auc = [c.methods["static"].result.curves.auc for c in outcome.cases]
+    assert summaries["static"].curves.auc == pytest.approx(np.mean(static_auc))
+    assert summaries["flaky"].curves.auc == pytest.approx(static_auc[0] / 2)  # 0 for c1
+    assert method_counts(outcome, "flaky") == {"seqs": 2, "frames": 9, "failed": 1}
+    assert method_counts(outcome, "static") == {"seqs": 2, "frames": 9, "failed": 0}
+    header = summary_table(outcome).splitlines()[0]
+    assert "seqs" in header and "frames" in header and "failed" in header
