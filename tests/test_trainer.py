@@ -13,10 +13,10 @@ from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 
 from sam2_enhanced import build_model, load_config
 from sam2_enhanced.checkpoint import save_pretrained
+from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
 from sam2_enhanced.training.trainer import Trainer, warmup_cosine
-from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.training.validate import baseline_ious, validate
 
 REPO = Path(__file__).resolve().parents[1]
