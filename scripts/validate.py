@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     run = load_train_config(args.config, args.overrides)
     model = load_pretrained(args.checkpoint)
     result = validate(model, run.data, args.num_videos, split=args.split)
-    print(f"mask IoU on {args.num_videos} {args.split} videos   all  prompted  tracked")
+    title = f"mask IoU, {args.num_videos} {args.split} videos"
+    print(f"{title:<32}" + "".join(f"{column:>9}" for column in ("all", "prompted", "tracked")))
     rows = (
         ("model", "mean_mask_iou"),
         ("empty", "empty_mask_iou"),
