@@ -37,12 +37,14 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/sam2e bench --configs default --image-size 224 --objects 1,3 --frames 100 --threads 1
 
-# docs/training.md: the bundled model on 20 fresh validation videos (training's own loop)
+# docs/training.md: the bundled model on the first 20 videos of the validation split (training's
+# own loop), next to the trivial baselines (empty mask; prompt box filled and repeated)
 validate: $(STAMP)
 	$(PY) scripts/validate.py --threads 2
 
-# docs/results.md: the bundled model and the baselines under each protocol, on fresh synthetic
-# videos and on the sample sequences in $(SHARED) (not part of the repository)
+# docs/results.md: the bundled model, the baselines and the trivial baselines under each protocol,
+# on the first 20 videos of the synthetic test split (never used to choose anything) and on the
+# sample sequences in $(SHARED) (not part of the repository); the init / prompt frame is unscored
 SHARED ?= ../shared/data
 RESULTS ?= outputs/results
 EVAL := $(VENV)/bin/sam2e eval

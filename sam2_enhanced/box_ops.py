@@ -99,3 +99,18 @@ def masks_to_boxes_xyxy(masks: Tensor) -> Tensor:
     stacked = torch.stack([x0, y0, x1, y1], dim=1).float()
     boxes[present] = stacked[present]
     return boxes
+
+
+def boxes_xyxy_to_masks(boxes_xyxy: Tensor, height: int, width: int) -> Tensor:
+    """Filled boxes: (..., 4) pixel-edge ``xyxy`` -> (..., H, W) bool, the inverse of
+    :func:`masks_to_boxes_xyxy` for box-shaped masks.
+
+    A pixel is inside when its centre is, so ``[x, y, x + 1, y + 1]`` fills one pixel; NaN or
+    empty boxes give empty masks.
+    """
+    centres_x = torch.arange(width, device=boxes_xyxy.device) + 0.5  # (W,)
+    centres_y = torch.arange(height, device=boxes_xyxy.device) + 0.5  # (H,)
+    x0, y0, x1, y1 = (boxes_xyxy[..., i, None] for i in range(4))  # each (..., 1)
+    inside_x = (centres_x > x0) & (centres_x < x1)  # (..., W)
+    inside_y = (centres_y > y0) & (centres_y < y1)  # (..., H)
+    return inside_y[..., :, None] & inside_x[..., None, :]  # (..., H, W)

@@ -176,9 +176,9 @@ def test_demo(tmp_path, model_dir, capsys):
 @pytest.mark.parametrize(
     ("task", "methods", "files"),
     [
-        ("sot", "ours,csrt", {"results.json", "results.md", "success_precision.png"}),
+        ("sot", "ours,csrt,static", {"results.json", "results.md", "success_precision.png"}),
         ("mot", "ours,bytetrack", {"results.json", "results.md"}),
-        ("vos", "ours", {"results.json", "results.md"}),
+        ("vos", "ours,empty,static-mask", {"results.json", "results.md"}),
     ],
 )
 def test_eval_synthetic(tmp_path, model_dir, task, methods, files, capsys):
@@ -189,11 +189,30 @@ def test_eval_synthetic(tmp_path, model_dir, task, methods, files, capsys):
     assert document["task"] == task and list(document["summary"]) == methods.split(",")
     assert document["sequences"][0]["num_frames"] == 3
     assert "1 sequences evaluated, 0 failures" in capsys.readouterr().out
+    assert document["meta"]["split"] == "test" and not document["score_init_frame"]
+    assert all(document["summary"][m]["seqs"] == 1 for m in methods.split(","))
     if task == "mot":
         assert "## By object size" in (tmp_path / "results.md").read_text()
 
 
-def test_eval_reports_a_bad_sequence_and_goes_on(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("flags", "first_seed"),
+    [([], 20_000_000), (["--score-init-frame"], 20_000_000), (["--split", "val"], 10_000_000)],
+)
+def test_eval_static_scoring_and_split(tmp_path, flags, first_seed):
+    argv = ["eval", "sot", "--synthetic", "1", "--methods", "static", "--out", str(tmp_path)]
+    assert main([*argv, *flags]) == 0
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["sequences"][0]["name"] == f"synthetic-{first_seed}"
+    score_init_frame = "--score-init-frame" in flags
+    assert document["score_init_frame"] == score_init_frame
+    init_frame = generate_video(first_seed).first_visible_frame(0)
+    num_frames = 16  # the generator's default clip; scored: all, or those after the init frame
+    expected = num_frames if score_init_frame else num_frames - init_frame - 1
+    assert document["summary"]["static"]["frames"] == expected
+
+
+def test_eval_reports_a_bad_sequence_goes_on_and_exits_1(tmp_path, capsys):
     video = generate_video(3, CFG)
     write_sot_sequence(video, 1, tmp_path / "data" / "good")
     (tmp_path / "data" / "bad").mkdir()  # no frames, no ground truth
@@ -207,7 +226,7 @@ def test_eval_reports_a_bad_sequence_and_goes_on(tmp_path, capsys):
         "--out",
         str(tmp_path / "out"),
     ]
-    assert main(argv) == 0
+    assert main(argv) == 1  # after writing the results of the good sequence
     out = capsys.readouterr().out
     assert "1 sequences evaluated, 1 failures" in out and "FAILED bad: FileNotFoundError" in out
     document = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -242,6 +261,7 @@ ARGPARSE_ERRORS = [  # argparse prints its usage line, then the error
     (["track", "{clip}"], "the following arguments are required: --out"),
     (["eval", "sot", "--methods", "csrt", "--out", "{out}"], "one of the arguments --data"),
     (["eval", "det", "--synthetic", "1", "--out", "{out}"], "invalid choice: 'det'"),
+    (["eval", "sot", "--synthetic", "1", "--split", "dev", "--out", "{out}"], "invalid choice"),
 ]
 OUR_ERRORS = [  # one line: "sam2e <command>: error: <message>"
     (["track", "{out}/missing.mp4", "--box", "1,1,5,5", "--out", "{out}"], "video not found"),

@@ -9,22 +9,21 @@ from torch.utils.data import DataLoader
 
 from sam2_enhanced.data.clip_dataset import (
     CLASS_PAD,
-    TRAIN_SEED_OFFSET,
-    VAL_SEED_OFFSET,
     ClipBatch,
     SyntheticClipDataset,
     collate_clips,
 )
+from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
+
+VAL_START = SPLIT_SEEDS["val"].start
 
 CFG = SyntheticVideoConfig(height=32, width=48, num_frames=9, max_objects=3, max_object_size=12)
 
 
-def test_seed_offsets_do_not_overlap():
-    assert TRAIN_SEED_OFFSET == 0 and VAL_SEED_OFFSET == 10_000_000
-    assert SyntheticClipDataset(VAL_SEED_OFFSET, 2, CFG, TRAIN_SEED_OFFSET)[
-        VAL_SEED_OFFSET - 1
-    ].seed == (VAL_SEED_OFFSET - 1)
+def test_the_whole_training_split_is_allowed_and_its_last_seed_is_reachable():
+    dataset = SyntheticClipDataset(VAL_START, 2, CFG)
+    assert dataset[VAL_START - 1].seed == VAL_START - 1
 
 
 def test_item_is_the_video_of_seed_offset_plus_index():
@@ -79,12 +78,12 @@ def test_collate_pads_objects_and_marks_valid():
 
 
 def test_collate_batch_of_one_and_dataloader():
-    dataset = SyntheticClipDataset(3, 2, CFG, seed_offset=VAL_SEED_OFFSET)
+    dataset = SyntheticClipDataset(3, 2, CFG, seed_offset=VAL_START)
     single = collate_clips([dataset[0]])
     assert single.frames.shape == (1, 2, 3, 32, 48) and bool(single.valid.all())
     batches = list(DataLoader(dataset, batch_size=2, collate_fn=collate_clips))
     assert [b.frames.shape[0] for b in batches] == [2, 1]
-    assert batches[1].seeds == [VAL_SEED_OFFSET + 2]
+    assert batches[1].seeds == [VAL_START + 2]
     moved = batches[0].to("cpu")
     assert isinstance(moved, ClipBatch) and moved.seeds == batches[0].seeds
 
@@ -104,7 +103,9 @@ def test_collate_rejects_empty_and_mismatched_clips():
         ({"num_videos": -1, "clip_len": 2}, ValueError, "num_videos"),
         ({"num_videos": 2, "clip_len": 0}, ValueError, "clip_len"),
         ({"num_videos": 2, "clip_len": 2, "seed_offset": -5}, ValueError, "seed_offset"),
-        ({"num_videos": VAL_SEED_OFFSET + 1, "clip_len": 2}, ValueError, "VAL_SEED_OFFSET"),
+        ({"num_videos": VAL_START + 1, "clip_len": 2}, ValueError, "not inside one split"),
+        ({"num_videos": 2, "clip_len": 2, "seed_offset": VAL_START - 1}, ValueError, "one split"),
+        ({"num_videos": 1, "clip_len": 2, "seed_offset": 30_000_000}, ValueError, "one split"),
         ({"num_videos": 2, "clip_len": 2, "cfg": {"height": 32}}, TypeError, "cfg"),
     ],
 )

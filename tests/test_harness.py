@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from sam2_enhanced import build_predictor, load_config
+from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 from sam2_enhanced.data.writers import (
     write_davis_masks,
@@ -18,13 +19,20 @@ from sam2_enhanced.data.writers import (
     write_sot_sequence,
 )
 from sam2_enhanced.evaluation.cases import (
+    CaseRef,
     MotCase,
     SotCase,
     VosCase,
     find_cases,
     synthetic_cases,
 )
-from sam2_enhanced.evaluation.eval_report import results_document, write_reports
+from sam2_enhanced.evaluation.eval_report import (
+    method_counts,
+    method_summaries,
+    results_document,
+    summary_table,
+    write_reports,
+)
 from sam2_enhanced.evaluation.harness import (
     PredictorDetections,
     evaluate_cases,
@@ -38,6 +46,7 @@ from sam2_enhanced.evaluation.harness import (
     sot_with_tracker,
     vos_with_predictor,
 )
+from sam2_enhanced.evaluation.trivial import sot_static
 
 CFG = SyntheticVideoConfig(
     height=64, width=64, num_frames=4, min_objects=2, max_objects=2, max_object_size=16
@@ -46,7 +55,7 @@ CFG = SyntheticVideoConfig(
 
 @pytest.fixture(scope="module")
 def video():
-    return generate_video(3, CFG)
+    return generate_video(SPLIT_SEEDS["test"].start, CFG)  # synthetic_cases' first video
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +128,10 @@ def test_oracle_mot_and_vos(video):
 
 
 def test_synthetic_cases_match_the_video(video):
-    sot = synthetic_cases("sot", 1, CFG, seed_offset=3)[0].load()
+    sot = synthetic_cases("sot", 1, CFG)[0].load()
     assert sot.init_frame == video.first_visible_frame(0)
     np.testing.assert_array_equal(sot.present, video.visibility[:, 0] > 0)
-    mot = synthetic_cases("mot", 1, CFG, seed_offset=3)[0].load()
+    mot = synthetic_cases("mot", 1, CFG)[0].load()
     assert [len(ids) for ids in mot.gt.ids] == (video.visibility > 0).sum(axis=1).tolist()
     with pytest.raises(ValueError, match="at least 1"):
         synthetic_cases("sot", 0)
@@ -140,13 +149,13 @@ def test_vos_case_prompt_frames_and_truncation():
 
 
 def test_ours_as_sot_and_vos(predictor, video):
-    sot = synthetic_cases("sot", 1, CFG, seed_offset=3)[0].load()
+    sot = synthetic_cases("sot", 1, CFG)[0].load()
     boxes = sot_with_predictor(predictor, sot)
     assert boxes.shape == (4, 4)
     start = sot.init_frame
     np.testing.assert_array_equal(boxes[start], sot.boxes_xyxy[start])
     assert np.isnan(boxes[:start]).all()
-    vos = synthetic_cases("vos", 1, CFG, seed_offset=3)[0].load()
+    vos = synthetic_cases("vos", 1, CFG)[0].load()
     masks = vos_with_predictor(predictor, vos)
     assert masks.shape == (2, 4, 64, 64) and masks.dtype == bool
     assert not (masks[0] & masks[1]).any()  # one label per pixel
@@ -198,7 +207,15 @@ def test_failure_isolation_and_reports(tmp_path, video):
         "success_precision.png",
     }
     document = json.loads(paths["json"].read_text())
-    assert set(document) == {"task", "methods", "meta", "summary", "sequences", "errors"}
+    assert set(document) == {
+        "task",
+        "methods",
+        "score_init_frame",
+        "meta",
+        "summary",
+        "sequences",
+        "errors",
+    }
     assert document["errors"] == [{"name": "bad", "method": None, "error": outcome.errors[0].error}]
     assert len(document["summary"]["csrt"]["metrics"]["curves"]["success"]) == 21
     assert "## Errors" in paths["markdown"].read_text()
@@ -264,9 +281,13 @@ def test_a_failing_method_does_not_stop_the_others(video):
     refs = synthetic_cases("mot", 2, CFG)
     runners = {"broken": broken, "oracle": lambda case: case.gt}
     outcome = evaluate_cases("mot", refs, runners, progress=False)
-    assert [list(c.methods) for c in outcome.cases] == [["oracle"], ["oracle"]]
+    assert [list(c.methods) for c in outcome.cases] == [["broken", "oracle"]] * 2
+    assert [c.methods["broken"].failed for c in outcome.cases] == [True, True]
+    assert [c.methods["oracle"].failed for c in outcome.cases] == [False, False]
     assert [(e.name, e.method) for e in outcome.errors] == [(r.name, "broken") for r in refs]
     assert outcome.errors[0].error == "RuntimeError: tracker crashed"
+    broken = outcome.cases[0].methods["broken"].result.overall  # scored as no track at all
+    assert (broken.hota, broken.mota, broken.idf1) == (0.0, 0.0, 0.0)
 
 
 def test_find_visdrone_root(tmp_path, video):
@@ -284,3 +305,27 @@ def test_find_visdrone_root(tmp_path, video):
     assert [ids.tolist() for ids in case.gt.ids] == [
         video.track_ids[video.visibility[t] > 0].tolist() for t in range(4)
     ]
+
+
+def test_a_failed_case_scores_zero_and_every_summary_counts_the_same_cases():
+    cases = [_sot_case(), _sot_case(absent=(0,))]  # 5 and 4 frames after the init frame
+
+    def fails_on_second(case):
+        if case is cases[1]:
+            raise RuntimeError("lost")
+        return sot_static(case)
+
+    refs = [CaseRef(f"c{i}", lambda case=case: case) for i, case in enumerate(cases)]
+    runners = {"flaky": fails_on_second, "static": sot_static}
+    outcome = evaluate_cases("sot", refs, runners, progress=False)
+    assert [(e.name, e.method) for e in outcome.errors] == [("c1", "flaky")]
+    failed = outcome.cases[1].methods["flaky"]
+    assert failed.failed and failed.result.curves.auc == 0.0 and failed.num_scored_frames == 4
+    summaries = method_summaries(outcome)
+    static_auc = [c.methods["static"].result.curves.auc for c in outcome.cases]
+    assert summaries["static"].curves.auc == pytest.approx(np.mean(static_auc))
+    assert summaries["flaky"].curves.auc == pytest.approx(static_auc[0] / 2)  # 0 for c1
+    assert method_counts(outcome, "flaky") == {"seqs": 2, "frames": 9, "failed": 1}
+    assert method_counts(outcome, "static") == {"seqs": 2, "frames": 9, "failed": 0}
+    header = summary_table(outcome).splitlines()[0]
+    assert "seqs" in header and "frames" in header and "failed" in header

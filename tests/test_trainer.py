@@ -12,10 +12,11 @@ from safetensors.torch import save_file
 from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 
 from sam2_enhanced import build_model, load_config
+from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
 from sam2_enhanced.training.trainer import Trainer, warmup_cosine
-from sam2_enhanced.training.validate import validate
+from sam2_enhanced.training.validate import baseline_ious, validate
 from sam2_enhanced.weights.checkpoint import save_pretrained
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,9 +155,35 @@ def test_validate_reports_scores_in_range():
     assert result.num_videos == 1 and result.num_objects >= 1
     assert result.num_objects <= result.num_object_frames <= 2 * result.num_objects
     assert math.isnan(result.detection_ap50) or 0.0 <= result.detection_ap50 <= 1.0
+    for baseline in ("empty", "static"):
+        for part in ("", "_prompted"):
+            assert 0.0 <= getattr(result, f"{baseline}_mask_iou{part}") <= 1.0
     assert model.training  # restored after validation
     with pytest.raises(ValueError, match="num_videos"):
         validate(model, cfg, num_videos=0)
+
+
+def test_validation_baselines_by_hand():
+    """Object 0: a 2x2 square on frame 0 that moves 1 px right on frame 1. Object 1: absent on
+    frame 0, a 1x3 bar on frame 1 (its prompt frame)."""
+    masks = torch.zeros(2, 2, 8, 8)  # (T, O, H, W)
+    masks[0, 0, 2:4, 2:4] = 1
+    masks[1, 0, 2:4, 3:5] = 1
+    masks[1, 1, 6, 0:3] = 1
+    boxes = torch.tensor([[[2.0, 2, 4, 4], [0, 0, 0, 0]], [[3, 2, 5, 4], [0, 6, 3, 7]]])
+    sample = ClipSample(
+        frames=torch.zeros(2, 3, 8, 8),
+        boxes_xyxy=boxes,
+        masks=masks,
+        visibility=masks.flatten(2).amax(2),
+        class_ids=torch.zeros(2, dtype=torch.int64),
+        track_ids=torch.tensor([1, 2]),
+        seed=0,
+    )
+    empty, static = baseline_ious(sample)
+    # pairs: (frame 0, object 0), (frame 1, object 0), (frame 1, object 1)
+    assert empty == [0.0, 0.0, 0.0]
+    assert static == pytest.approx([1.0, 2 / 6, 1.0])  # the frame-0 box overlaps 2 of 6 pixels
 
 
 @pytest.mark.slow

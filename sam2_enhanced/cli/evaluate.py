@@ -1,8 +1,10 @@
 """``sam2e eval sot|mot|vos``: evaluate ours and the baselines on sequences, one protocol each.
 
-Methods per task: ``sot`` ours, csrt, kcf (OpenCV); ``mot`` ours, bytetrack (over the
-predictor's detections); ``vos`` ours. See :mod:`sam2_enhanced.evaluation.harness` for the
-protocols and :mod:`sam2_enhanced.evaluation.cases` for the data layouts.
+Methods per task: ``sot`` ours, csrt, kcf (OpenCV) and the trivial ``static``; ``mot`` ours,
+bytetrack (over the predictor's detections, from a run of its own); ``vos`` ours and the trivial
+``empty`` and ``static-mask``. See :mod:`sam2_enhanced.evaluation.harness` for the protocols
+(the init / prompt frame is not scored unless asked), :mod:`sam2_enhanced.evaluation.trivial`
+for the trivial baselines and :mod:`sam2_enhanced.evaluation.cases` for the data layouts.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from sam2_enhanced.evaluation.harness import (
     sot_with_predictor,
     vos_with_predictor,
 )
+from sam2_enhanced.evaluation.trivial import sot_static, vos_empty, vos_static_mask
 
 TASK_METHODS = {
-    "sot": ("ours", "csrt", "kcf"),
+    "sot": ("ours", "csrt", "kcf", "static"),
     "mot": ("ours", "bytetrack"),
-    "vos": ("ours",),
+    "vos": ("ours", "empty", "static-mask"),
 }
 """Methods each task can run; all of them by default."""
 
@@ -57,11 +60,12 @@ def build_runners(task: str, methods: list[str], load_predictor: Callable[[], An
     runners = {}
     if task == "sot":
         for method in methods:
-            runners[method] = (
-                partial(sot_with_predictor, predictor)
-                if method == "ours"
-                else opencv_sot_runner(method)
-            )
+            if method == "ours":
+                runners[method] = partial(sot_with_predictor, predictor)
+            elif method == "static":
+                runners[method] = sot_static
+            else:
+                runners[method] = opencv_sot_runner(method)
     elif task == "mot":
         # ours: its own tracked rows; ByteTrack: every detection above the threshold
         sources = {
@@ -70,18 +74,25 @@ def build_runners(task: str, methods: list[str], load_predictor: Callable[[], An
         }
         runners = {method: partial(*sources[method]) for method in methods}
     else:
-        runners = {"ours": partial(vos_with_predictor, predictor)}
+        sources = {"empty": vos_empty, "static-mask": vos_static_mask}
+        if predictor is not None:
+            sources["ours"] = partial(vos_with_predictor, predictor)
+        runners = {method: sources[method] for method in methods}
     return runners
 
 
 def collect_cases(
-    task: str, data: list[str] | None, synthetic: int | None, max_frames: int | None
+    task: str,
+    data: list[str] | None,
+    synthetic: int | None,
+    max_frames: int | None,
+    split: str = "test",
 ) -> list[CaseRef]:
-    """The cases named by ``--data`` or ``--synthetic``."""
+    """The cases named by ``--data`` or ``--synthetic`` (the first videos of ``--split``)."""
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
     if synthetic is not None:
-        return synthetic_cases(task, synthetic, max_frames=max_frames)
+        return synthetic_cases(task, synthetic, split=split, max_frames=max_frames)
     assert data is not None, "argparse makes --data or --synthetic required"
     return find_cases(task, data, max_frames=max_frames)
 
@@ -94,16 +105,20 @@ def run_eval(
     out_dir: str | Path,
     meta: dict[str, Any],
     progress: bool = True,
+    score_init_frame: bool = False,
 ) -> tuple[EvalOutcome, dict[str, Path]]:
     """Evaluate and write the reports; returns the outcome and the written files."""
     runners = build_runners(task, methods, load_predictor)
-    outcome = evaluate_cases(task, refs, runners, progress=progress)
+    outcome = evaluate_cases(task, refs, runners, progress, score_init_frame)
     return outcome, write_reports(outcome, out_dir, meta)
 
 
 def eval_report_lines(outcome: EvalOutcome, paths: dict[str, Path]) -> list[str]:
     """The lines ``sam2e eval`` prints: the summary table, errors and where the files are."""
-    lines = [f"{len(outcome.cases)} sequences evaluated, {len(outcome.errors)} failures"]
+    lines = [
+        f"{len(outcome.cases)} sequences evaluated, {len(outcome.errors)} failures; "
+        + outcome.scoring()
+    ]
     lines += summary_table(outcome).splitlines()
     for error in outcome.errors:
         method = "" if error.method is None else f" [{error.method}]"

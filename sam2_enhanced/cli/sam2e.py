@@ -21,11 +21,12 @@ import torch
 
 from sam2_enhanced import __version__
 from sam2_enhanced.benchmark.run import main as benchmark_main
+from sam2_enhanced.data.splits import SPLITS
 
 logger = logging.getLogger("sam2_enhanced.cli")
 
 EXIT_USAGE = 2  # bad arguments or unreadable inputs (argparse's code)
-EXIT_FAILED = 1  # the command ran but produced no result (e.g. every eval sequence failed)
+EXIT_FAILED = 1  # the command ran but something failed (e.g. a method on an eval sequence)
 
 _EVAL_EPILOG = """\
 data layouts (--data: one sequence, or a folder of sequences):
@@ -36,7 +37,12 @@ data layouts (--data: one sequence, or a folder of sequences):
        sequences/NAME/ and annotations/NAME.txt
   vos  DAVIS: ROOT/JPEGImages/ + ROOT/Annotations/ (PNG masks, palette or binary), flat,
        per sequence name, or per resolution (480p/NAME)
-methods: sot ours,csrt,kcf; mot ours,bytetrack; vos ours (default: all of the task's)
+methods: sot ours,csrt,kcf,static; mot ours,bytetrack; vos ours,empty,static-mask (default:
+  all of the task's). static: the init box on every frame; empty: no mask; static-mask: the
+  prompt mask on every frame. A method that fails on a sequence scores 0 there and the exit
+  code is 1 (after all results are written).
+scoring: the init / prompt frame is not scored (GOT-10k); --score-init-frame scores it (OTB).
+--synthetic: the first N videos of --split (test by default; val is what training validates on)
 """
 
 
@@ -159,7 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", nargs="+", metavar="PATH", help="sequence folder(s)")
     source.add_argument(
-        "--synthetic", type=int, metavar="N", help="N generated validation videos instead"
+        "--synthetic", type=int, metavar="N", help="N generated videos of --split instead"
+    )
+    evaluate.add_argument(
+        "--split", choices=SPLITS, default="test", help="seed range of --synthetic (default test)"
+    )
+    evaluate.add_argument(
+        "--score-init-frame",
+        action="store_true",
+        help="score the init / prompt frame too (OTB convention; default: not scored)",
     )
     evaluate.add_argument("--methods", default=None, help="comma-separated, e.g. ours,csrt")
     evaluate.add_argument("--out", required=True, help="output folder")
@@ -238,18 +252,25 @@ def _run_eval(args: argparse.Namespace) -> int:
     )
 
     methods = parse_methods(args.methods, args.task)
-    refs = collect_cases(args.task, args.data, args.synthetic, args.max_frames)
+    refs = collect_cases(args.task, args.data, args.synthetic, args.max_frames, args.split)
     meta = {
         "model": (args.model or "default") if NEEDS_PREDICTOR & set(methods) else None,
         "data": args.data,
         "synthetic": args.synthetic,
+        "split": args.split if args.synthetic is not None else None,
         "max_frames": args.max_frames,
     }
     outcome, paths = run_eval(
-        args.task, refs, methods, lambda: load_predictor(args.model, args.device), args.out, meta
+        args.task,
+        refs,
+        methods,
+        lambda: load_predictor(args.model, args.device),
+        args.out,
+        meta,
+        score_init_frame=args.score_init_frame,
     )
     print("\n".join(eval_report_lines(outcome, paths)))
-    return 0 if outcome.cases else EXIT_FAILED
+    return 0 if outcome.cases and not outcome.errors else EXIT_FAILED
 
 
 def _run_bench(bench_argv: list[str]) -> int:

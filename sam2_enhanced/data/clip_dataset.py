@@ -1,9 +1,9 @@
 """A PyTorch dataset of synthetic clips and a collate function that pads objects.
 
 Item ``i`` of ``SyntheticClipDataset(num_videos, clip_len, cfg, seed_offset)`` is the synthetic
-video with seed ``seed_offset + i``. Training uses seeds from :data:`TRAIN_SEED_OFFSET` (0) and
-validation from :data:`VAL_SEED_OFFSET` (10,000,000); the dataset refuses a seed range that
-crosses the validation offset, so training and validation videos never overlap.
+video with seed ``seed_offset + i``. The seeds come from one of the named splits of
+:mod:`sam2_enhanced.data.splits` (training, validation, test); the dataset refuses a seed range
+that crosses a split boundary, so training never sees a validation or test video.
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
+from sam2_enhanced.data.splits import SPLIT_SEEDS, split_of_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
-
-TRAIN_SEED_OFFSET = 0
-"""First seed of training videos; training uses seeds [0, VAL_SEED_OFFSET)."""
-VAL_SEED_OFFSET = 10_000_000
-"""First seed of validation videos; training seeds stay below it."""
 
 CLASS_PAD = -1
 """``class_ids`` / ``track_ids`` value of padded object slots in a :class:`ClipBatch`."""
@@ -78,9 +74,9 @@ class SyntheticClipDataset(Dataset):
         num_videos: number of items (>= 0).
         clip_len: frames per clip (>= 1); it overrides ``cfg.num_frames``.
         cfg: generator configuration (default :class:`SyntheticVideoConfig`).
-        seed_offset: first seed. Use :data:`TRAIN_SEED_OFFSET` for training and
-            :data:`VAL_SEED_OFFSET` for validation; a range ``[seed_offset, seed_offset +
-            num_videos)`` that crosses ``VAL_SEED_OFFSET`` raises ``ValueError``.
+        seed_offset: first seed (default: the training split's first). A range
+            ``[seed_offset, seed_offset + num_videos)`` that is not inside one split of
+            ``SPLIT_SEEDS`` raises ``ValueError``; use ``split_seeds(split, n).start``.
     """
 
     def __init__(
@@ -88,7 +84,7 @@ class SyntheticClipDataset(Dataset):
         num_videos: int,
         clip_len: int,
         cfg: SyntheticVideoConfig | None = None,
-        seed_offset: int = TRAIN_SEED_OFFSET,
+        seed_offset: int = SPLIT_SEEDS["train"].start,
     ) -> None:
         for name, value, minimum in (
             ("num_videos", num_videos, 0),
@@ -101,12 +97,8 @@ class SyntheticClipDataset(Dataset):
                 or value < minimum
             ):
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if seed_offset < VAL_SEED_OFFSET < seed_offset + num_videos:
-            raise ValueError(
-                f"seeds [{seed_offset}, {seed_offset + num_videos}) cross VAL_SEED_OFFSET "
-                f"({VAL_SEED_OFFSET}), so training would see validation videos; use at most "
-                f"{VAL_SEED_OFFSET - seed_offset} videos from this offset"
-            )
+        if num_videos:
+            split_of_seeds(range(seed_offset, seed_offset + num_videos))
         cfg = SyntheticVideoConfig() if cfg is None else cfg
         if not isinstance(cfg, SyntheticVideoConfig):
             raise TypeError(f"cfg must be a SyntheticVideoConfig, got {type(cfg).__name__}")

@@ -260,8 +260,8 @@ def generate_video(seed: int, cfg: SyntheticVideoConfig | None = None) -> Synthe
     """Generate one synthetic video; the same ``(seed, cfg)`` always gives the same bytes.
 
     Args:
-        seed: non-negative int. Training and validation use disjoint seed ranges, see
-            ``sam2_enhanced.data.clip_dataset.TRAIN_SEED_OFFSET`` / ``VAL_SEED_OFFSET``.
+        seed: non-negative int. Training, validation and test use disjoint seed ranges, see
+            ``sam2_enhanced.data.splits.SPLIT_SEEDS``.
         cfg: generator configuration (defaults: 16 frames of 128x128).
 
     Returns:

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from sam2_enhanced.data.clip_dataset import VAL_SEED_OFFSET
 from sam2_enhanced.data.frames import list_image_files, natural_sort_key
 from sam2_enhanced.data.readers_davis import read_davis_sequence
 from sam2_enhanced.data.readers_mot import read_mot_sequence, read_visdrone_mot_file
 from sam2_enhanced.data.readers_sot import GROUNDTRUTH_NAMES, read_sot_sequence
+from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 from sam2_enhanced.evaluation.mot import TrackSequence
 
@@ -278,22 +278,25 @@ def synthetic_cases(
     task: str,
     num_videos: int,
     cfg: SyntheticVideoConfig | None = None,
-    seed_offset: int = VAL_SEED_OFFSET,
+    split: str = "test",
     max_frames: int | None = None,
 ) -> list[CaseRef]:
-    """``num_videos`` generated validation videos (seeds ``seed_offset + i``) as cases.
+    """The first ``num_videos`` generated videos of ``split`` as cases.
 
-    SOT follows the video's first object; MOT and VOS use every object.
+    ``split`` is a seed range of :mod:`sam2_enhanced.data.splits`: "test" (default, never used
+    to choose anything), "val" (what training validates on) or "train". SOT follows the
+    video's first object; MOT and VOS use every object.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if num_videos < 1:
         raise ValueError(f"--synthetic needs at least 1 video, got {num_videos}")
+    seeds = split_seeds(split, num_videos)
     cfg = SyntheticVideoConfig() if cfg is None else cfg
     return [
         CaseRef(
             f"synthetic-{seed}",
             _loader(partial(_synthetic_case, task, seed, cfg), max_frames),
         )
-        for seed in range(seed_offset, seed_offset + num_videos)
+        for seed in seeds
     ]

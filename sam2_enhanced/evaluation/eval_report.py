@@ -3,7 +3,10 @@ SOT, the OTB success / precision plot ``success_precision.png``.
 
 Summaries over sequences follow each benchmark: SOT curves are averaged per sequence
 (:func:`summarize_sot`), MOT results are combined by TrackEval (detection-weighted), DAVIS
-averages over all objects. A method's FPS is its frames over its wall time on all sequences.
+averages over all objects. Every method is summarised over the same cases: one that failed on
+a case is scored 0 there and counted in ``failed``. Each summary names its N: ``seqs``
+(sequences), ``frames`` (scored frames; VOS: scored (object, frame) pairs) and ``failed``. A
+method's FPS is its frames over its wall time on the sequences where it did not fail.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ _COMBINE = {"sot": summarize_sot, "mot": combine_mot_results, "vos": combine_dav
 
 
 def method_summaries(outcome: EvalOutcome) -> dict[str, Any]:
-    """Method -> SotSummary / MotResult / DavisSummary over the cases it ran on."""
+    """Method -> SotSummary / MotResult / DavisSummary over every case (failures scored 0)."""
     combine = _COMBINE[outcome.task]
     summaries = {}
     for method in outcome.methods:
@@ -31,9 +34,20 @@ def method_summaries(outcome: EvalOutcome) -> dict[str, Any]:
     return summaries
 
 
-def method_fps(outcome: EvalOutcome, method: str) -> float:
-    """Frames per second of ``method`` over every case (NaN when it ran on none)."""
+def method_counts(outcome: EvalOutcome, method: str) -> dict[str, int]:
+    """N of ``method``'s summary: sequences, scored frames and failed sequences."""
     runs = [c.methods[method] for c in outcome.cases if method in c.methods]
+    return {
+        "seqs": len(runs),
+        "frames": sum(r.num_scored_frames for r in runs),
+        "failed": sum(r.failed for r in runs),
+    }
+
+
+def method_fps(outcome: EvalOutcome, method: str) -> float:
+    """Frames per second of ``method`` over the cases it did not fail on (NaN: none)."""
+    runs = [c.methods[method] for c in outcome.cases if method in c.methods]
+    runs = [r for r in runs if not r.failed]
     seconds = sum(r.seconds for r in runs)
     frames = sum(r.num_frames for r in runs)
     return frames / seconds if seconds > 0 else float("nan")
@@ -105,7 +119,11 @@ def results_document(outcome: EvalOutcome, meta: dict[str, Any]) -> dict[str, An
             if task != "mot"
             else {"overall": combined.overall, "by_size": combined.by_size}
         )
-        summary[method] = {"fps": method_fps(outcome, method), "metrics": body}
+        summary[method] = {
+            "fps": method_fps(outcome, method),
+            **method_counts(outcome, method),
+            "metrics": body,
+        }
     sequences = [
         {
             "name": case.name,
@@ -115,6 +133,8 @@ def results_document(outcome: EvalOutcome, meta: dict[str, Any]) -> dict[str, An
                     "metrics": _json_result(task, run.result),
                     "seconds": run.seconds,
                     "fps": run.fps,
+                    "num_scored_frames": run.num_scored_frames,
+                    "failed": run.failed,
                 }
                 for method, run in case.methods.items()
             },
@@ -124,6 +144,7 @@ def results_document(outcome: EvalOutcome, meta: dict[str, Any]) -> dict[str, An
     return {
         "task": task,
         "methods": outcome.methods,
+        "score_init_frame": outcome.score_init_frame,
         "meta": meta,
         "summary": summary,
         "sequences": sequences,
@@ -132,9 +153,15 @@ def results_document(outcome: EvalOutcome, meta: dict[str, Any]) -> dict[str, An
 
 
 def summary_table(outcome: EvalOutcome) -> str:
-    """Markdown table: one row per method with its headline numbers over all sequences."""
+    """Markdown table: one row per method with its headline numbers over all sequences, its
+    N (sequences, scored frames, failed sequences) and its FPS."""
     rows = [
-        {"method": m, **_numbers(outcome.task, s), "FPS": method_fps(outcome, m)}
+        {
+            "method": m,
+            **_numbers(outcome.task, s),
+            **method_counts(outcome, m),
+            "FPS": method_fps(outcome, m),
+        }
         for m, s in method_summaries(outcome).items()
     ]
     if not rows:
@@ -153,7 +180,8 @@ def markdown_report(outcome: EvalOutcome, title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        f"{len(outcome.cases)} sequences evaluated, {len(outcome.errors)} failures.",
+        f"{len(outcome.cases)} sequences evaluated, {len(outcome.errors)} failures; "
+        f"{outcome.scoring()}.",
         "",
     ]
     if summaries:
@@ -170,7 +198,13 @@ def markdown_report(outcome: EvalOutcome, title: str) -> str:
             markdown_table(size_rows, list(size_rows[0])),
         ]
     seq_rows = [
-        {"sequence": c.name, "method": m, **_numbers(task, run.result), "FPS": run.fps}
+        {
+            "sequence": c.name,
+            "method": m + (" (failed)" if run.failed else ""),
+            **_numbers(task, run.result),
+            "frames": run.num_scored_frames,
+            "FPS": run.fps,
+        }
         for c in outcome.cases
         for m, run in c.methods.items()
     ]

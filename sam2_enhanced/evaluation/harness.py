@@ -3,17 +3,33 @@
 A *runner* maps a case to predictions:
 
 - SOT (:data:`SotRunner`): (T, 4) ``xyxy`` boxes, NaN rows where the tracker reports no target.
-  Every tracker starts from the GT box on the case's first target-present frame (frame 0 in
-  OTB / UAV123) and that row holds the init box, as OTB toolkits record it; earlier rows are NaN.
-  Ours: a box prompt there, then ``propagate_in_video``; its box is the row of ``detections``
-  whose ``tracker_id`` is the prompted object (no row: target judged absent).
+  Every tracker starts from the GT box on the case's first target-present frame (the init
+  frame; frame 0 in OTB / UAV123) and that row holds the init box, as OTB toolkits record it;
+  earlier rows are NaN. Ours: a box prompt there, then ``propagate_in_video``; its box is the
+  row of ``detections`` whose ``tracker_id`` is the prompted object (no row: target judged
+  absent).
 - MOT (:data:`MotRunner`): a :class:`TrackSequence`. Ours: no prompt, the detection-driven
-  tracker; every ``detections`` row is a track. ByteTrack associates the same per-frame
-  detections (the predictor's reported rows, i.e. those its own tracker kept) with its thresholds
-  set to our detector's, so the comparison is of association alone.
+  tracker; every ``detections`` row is a track. ByteTrack gets the detector's raw output from a
+  second no-prompt run of the model in which our tracker reports every detection above the
+  threshold from its first frame (``PredictorDetections(every_detection=True)``), with its own
+  thresholds set to our detector's; its time (and FPS) therefore includes that model run.
 - VOS (:data:`VosRunner`): (O, A, H, W) bool masks on the case's annotated frames. Ours: each
-  object's GT mask as a prompt on its first annotated frame (DAVIS semi-supervised), overlaps
-  resolved per pixel by the largest logit as DAVIS PNGs store one label per pixel.
+  object's GT mask as a prompt on its first annotated frame where it is visible (DAVIS
+  semi-supervised), overlaps resolved per pixel by the largest logit as DAVIS PNGs store one
+  label per pixel.
+
+The trivial baselines (:mod:`sam2_enhanced.evaluation.trivial`) are runners like the others.
+
+Scoring. By default the frame a method is given the ground truth on is not scored, as in the
+GOT-10k toolkit: SOT scores the frames after the init frame only (the init row is the GT box,
+and frames before it are absent frames nobody is asked to track); VOS scores each object from
+the annotated frame after its prompt frame, and DAVIS also leaves out the last frame.
+``score_init_frame=True`` keeps the OTB convention: SOT scores every frame (the init frame
+included), VOS every annotated frame but the first and the last (plain DAVIS). MOT has no
+prompt; every frame is scored.
+
+A method that raises on a case is scored 0 there (:func:`failed_method_result`), so every
+method is averaged over the same cases; the failure is recorded in ``errors``.
 """
 
 from __future__ import annotations
@@ -39,8 +55,8 @@ from sam2_enhanced.evaluation.baselines import (
 )
 from sam2_enhanced.evaluation.cases import CaseRef, MotCase, SotCase, VosCase
 from sam2_enhanced.evaluation.mot import MotResult, TrackSequence, evaluate_mot
-from sam2_enhanced.evaluation.sot import SotResult, evaluate_sot_sequence
-from sam2_enhanced.evaluation.vos import DavisResult, evaluate_davis
+from sam2_enhanced.evaluation.sot import SotResult, evaluate_sot_sequence, failed_sot_result
+from sam2_enhanced.evaluation.vos import DavisResult, evaluate_davis, failed_davis_result
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +172,11 @@ def mot_with_predictor(detections_of: PredictorDetections, case: MotCase) -> Tra
 
 
 def mot_with_bytetrack(detections_of: PredictorDetections, case: MotCase) -> TrackSequence:
-    """ByteTrack over the same per-frame detections, with our detector's thresholds."""
+    """ByteTrack over ``detections_of``'s per-frame detections, with our detector's thresholds.
+
+    ``sam2e eval`` gives it a :class:`PredictorDetections` of its own with ``every_detection``,
+    so its time includes that model run (see the module docstring).
+    """
     tracker_cfg = detections_of.predictor.config.tracker
     tracker = ByteTrackBaseline(
         track_activation_threshold=tracker_cfg.det_threshold,
@@ -210,8 +230,10 @@ class MethodResult:
     """One method's score on one case, and how fast it ran."""
 
     result: Any  # SotResult, MotResult or DavisResult
-    seconds: float  # wall time of the runner
-    num_frames: int  # frames it tracked
+    seconds: float  # wall time of the runner (NaN when it failed)
+    num_frames: int  # frames it tracked (0 when it failed)
+    num_scored_frames: int  # frames scored (VOS: scored (object, frame) pairs)
+    failed: bool = False  # the runner raised; ``result`` is the zero score of the case
 
     @property
     def fps(self) -> float:
@@ -224,31 +246,83 @@ def _timed(runner: Callable[[Any], Any], case: Any) -> tuple[Any, float]:
     return prediction, time.perf_counter() - begin
 
 
-def evaluate_sot_method(case: SotCase, runner: SotRunner) -> MethodResult:
-    """Run one SOT runner on ``case`` and score it with the OTB protocol."""
+def sot_scored_frames(case: SotCase, score_init_frame: bool = False) -> slice:
+    """The frames SOT scores: after the init frame (default), or all of them (OTB)."""
+    return slice(0 if score_init_frame else case.init_frame + 1, None)
+
+
+def vos_first_scored(case: VosCase, score_init_frame: bool = False) -> np.ndarray | None:
+    """Per object, the first annotated entry VOS scores: the one after its prompt frame (an
+    object never visible is not scored); None with ``score_init_frame`` (plain DAVIS)."""
+    if score_init_frame:
+        return None
+    prompt_frames = case.prompt_frames()  # (O,)
+    after = np.searchsorted(case.annotated_frames, prompt_frames, side="right")  # (O,)
+    return np.where(prompt_frames >= 0, after, len(case.annotated_frames))
+
+
+def _num_scored(result: DavisResult) -> int:
+    return int((~np.isnan(result.j)).sum())
+
+
+def evaluate_sot_method(
+    case: SotCase, runner: SotRunner, score_init_frame: bool = False
+) -> MethodResult:
+    """Run one SOT runner on ``case`` and score it with the OTB protocol on the scored frames."""
     boxes, seconds = _timed(runner, case)
-    result: SotResult = evaluate_sot_sequence(boxes, case.boxes_xyxy, case.present)
-    return MethodResult(result, seconds, case.num_frames - case.init_frame)
+    scored = sot_scored_frames(case, score_init_frame)
+    result: SotResult = evaluate_sot_sequence(
+        np.asarray(boxes)[scored], case.boxes_xyxy[scored], case.present[scored]
+    )
+    return MethodResult(result, seconds, case.num_frames - case.init_frame, result.num_frames)
 
 
-def evaluate_mot_method(case: MotCase, runner: MotRunner) -> MethodResult:
+def evaluate_mot_method(
+    case: MotCase, runner: MotRunner, score_init_frame: bool = False
+) -> MethodResult:
     """Run one MOT runner on ``case``; HOTA / CLEAR / Identity with size buckets.
 
-    The predictor's detections are computed once per case: with ``ours`` listed first, the
-    ByteTrack time covers its association only.
+    ``score_init_frame`` is accepted for symmetry and ignored: there is no prompt frame.
     """
     tracks, seconds = _timed(runner, case)
     result: MotResult = evaluate_mot(case.gt, tracks)
-    return MethodResult(result, seconds, case.num_frames)
+    return MethodResult(result, seconds, case.num_frames, case.num_frames)
 
 
-def evaluate_vos_method(case: VosCase, runner: VosRunner) -> MethodResult:
-    """Run one VOS runner on ``case``; DAVIS J, F and J&F on its annotated frames."""
+def evaluate_vos_method(
+    case: VosCase, runner: VosRunner, score_init_frame: bool = False
+) -> MethodResult:
+    """Run one VOS runner on ``case``; DAVIS J, F and J&F on its scored annotated frames."""
     masks, seconds = _timed(runner, case)
-    result: DavisResult = evaluate_davis(case.masks.transpose(1, 0, 2, 3), masks)  # (O, A, H, W)
+    result: DavisResult = evaluate_davis(
+        case.masks.transpose(1, 0, 2, 3),  # (O, A, H, W)
+        masks,
+        first_scored=vos_first_scored(case, score_init_frame),
+    )
     prompt_frames = case.prompt_frames()
     start = int(prompt_frames[prompt_frames >= 0].min(initial=0))
-    return MethodResult(result, seconds, case.num_frames - start)
+    return MethodResult(result, seconds, case.num_frames - start, _num_scored(result))
+
+
+def failed_method_result(task: str, case: Any, score_init_frame: bool = False) -> MethodResult:
+    """The result of a method that raised on ``case``: 0 on every frame it should have scored
+    (SOT :func:`failed_sot_result`, MOT an empty prediction, VOS :func:`failed_davis_result`)."""
+    if task == "sot":
+        scored = sot_scored_frames(case, score_init_frame)
+        result = failed_sot_result(case.boxes_xyxy[scored], case.present[scored])
+        count = result.num_frames
+    elif task == "mot":
+        frames = range(case.num_frames)
+        nothing = TrackSequence(
+            [np.empty(0, np.int64) for _ in frames], [np.empty((0, 4)) for _ in frames]
+        )
+        result, count = evaluate_mot(case.gt, nothing), case.num_frames
+    else:
+        gt = case.masks.transpose(1, 0, 2, 3)  # (O, A, H, W)
+        oracle = evaluate_davis(gt, gt, first_scored=vos_first_scored(case, score_init_frame))
+        result = failed_davis_result(oracle)
+        count = _num_scored(result)
+    return MethodResult(result, float("nan"), 0, count, failed=True)
 
 
 EVALUATORS = {"sot": evaluate_sot_method, "mot": evaluate_mot_method, "vos": evaluate_vos_method}
@@ -257,7 +331,7 @@ EVALUATORS = {"sot": evaluate_sot_method, "mot": evaluate_mot_method, "vos": eva
 # ----------------------------------------------------------------------------------------- loop
 @dataclass
 class CaseOutcome:
-    """The results of the methods that ran on one case."""
+    """The result of every method on one case (failed ones scored 0)."""
 
     name: str
     num_frames: int  # frames of the case (after --max-frames)
@@ -279,8 +353,17 @@ class EvalOutcome:
 
     task: str  # "sot", "mot" or "vos"
     methods: list[str]  # method names, in the order given
-    cases: list[CaseOutcome]  # cases where at least one method ran
+    cases: list[CaseOutcome]  # cases that could be read; every method has a result on each
     errors: list[CaseError]
+    score_init_frame: bool = False  # the init / prompt frame was scored (OTB convention)
+
+    def scoring(self) -> str:
+        """One line saying which frames were scored."""
+        if self.task == "mot":
+            return "scored: every frame (no prompt)"
+        if self.score_init_frame:
+            return "scored: the init / prompt frame included (OTB convention, --score-init-frame)"
+        return "scored: frames after the init / prompt frame only (GOT-10k convention)"
 
 
 def _record(outcome: EvalOutcome, name: str, method: str | None, err: Exception) -> None:
@@ -292,18 +375,25 @@ def _record(outcome: EvalOutcome, name: str, method: str | None, err: Exception)
 
 
 def evaluate_cases(
-    task: str, refs: Sequence[CaseRef], runners: Mapping[str, Any], progress: bool = True
+    task: str,
+    refs: Sequence[CaseRef],
+    runners: Mapping[str, Any],
+    progress: bool = True,
+    score_init_frame: bool = False,
 ) -> EvalOutcome:
     """Load and evaluate each case with every runner, with a progress bar over cases.
 
-    Failures are isolated: a case that cannot be read, or a method that fails on a case (e.g.
-    OpenCV rejecting a 1-pixel init box), is logged and recorded in ``errors``, and everything
-    else still runs. A method's summary then covers the cases it ran on.
+    Failures are isolated: a case that cannot be read (or has nothing to score) is skipped for
+    every method; a method that
+    fails on a case (e.g. OpenCV rejecting a 1-pixel init box) scores 0 there
+    (:func:`failed_method_result`). Both are logged and recorded in ``errors``, and everything
+    else still runs, so every method's summary covers the same cases. ``score_init_frame``:
+    see the module docstring.
     """
     if task not in EVALUATORS:
         raise ValueError(f"task must be one of {sorted(EVALUATORS)}, got {task!r}")
     evaluate = EVALUATORS[task]
-    outcome = EvalOutcome(task, list(runners), [], [])
+    outcome = EvalOutcome(task, list(runners), [], [], score_init_frame)
     bar = tqdm(refs, unit="seq", desc=f"eval {task}", disable=None if progress else True)
     for ref in bar:
         bar.set_postfix_str(ref.name)
@@ -313,11 +403,15 @@ def evaluate_cases(
             _record(outcome, ref.name, None, err)
             continue
         methods = {}
-        for name, runner in runners.items():
-            try:
-                methods[name] = evaluate(case, runner)
-            except Exception as err:  # isolate: the other methods still run on this case
-                _record(outcome, ref.name, name, err)
-        if methods:
-            outcome.cases.append(CaseOutcome(ref.name, case.num_frames, methods))
+        try:
+            for name, runner in runners.items():
+                try:
+                    methods[name] = evaluate(case, runner, score_init_frame)
+                except Exception as err:  # isolate: scored 0, the other methods still run
+                    _record(outcome, ref.name, name, err)
+                    methods[name] = failed_method_result(task, case, score_init_frame)
+        except Exception as err:  # nothing to score on this case (e.g. no target frame)
+            _record(outcome, ref.name, None, err)
+            continue
+        outcome.cases.append(CaseOutcome(ref.name, case.num_frames, methods))
     return outcome

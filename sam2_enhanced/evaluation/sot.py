@@ -257,6 +257,33 @@ def evaluate_sot_sequence(
     )
 
 
+def failed_sot_result(gt_boxes_xyxy: np.ndarray, gt_present: np.ndarray | None = None) -> SotResult:
+    """The score of a tracker that failed on a sequence: every frame wrong.
+
+    Present frames get IoU 0 and an infinite centre error, absent frames count as a false box,
+    so every curve and number is 0 (NaN where the sequence has no frame of that kind), and the
+    sequence still weighs in the averages like the other methods' runs.
+    """
+    gt = validate_boxes_xyxy(gt_boxes_xyxy, "gt_boxes_xyxy")
+    visible = _resolve_gt_present(gt, gt_present)
+    num_frames, num_present = gt.shape[0], int(visible.sum())
+    ious = np.where(visible, 0.0, np.nan)  # (T,)
+    errors = np.where(visible, np.inf, np.nan)  # (T,)
+    return SotResult(
+        ious=ious,
+        center_errors_px=errors,
+        norm_center_errors=errors.copy(),
+        gt_present=visible,
+        pred_present=np.ones(num_frames, bool),
+        curves=SotCurves.from_errors(ious[visible], errors[visible], errors[visible]),
+        average_overlap=0.0 if num_present else float("nan"),
+        absent_accuracy=0.0 if num_present < num_frames else float("nan"),
+        state_accuracy=0.0 if num_frames else float("nan"),
+        num_frames=num_frames,
+        num_present_frames=num_present,
+    )
+
+
 def summarize_sot(results: Sequence[SotResult]) -> SotSummary:
     """Average per-sequence results; see :class:`SotSummary` for which number is the headline.
 

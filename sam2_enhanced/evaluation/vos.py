@@ -8,6 +8,8 @@ Follows the DAVIS 2017 evaluation code (``davis2017/metrics.py`` and ``utils.db_
   matches when it lies within ``bound_pix = ceil(bound_th * image diagonal)`` pixels of the other
   boundary (dilation with a disk of that radius), ``bound_th = 0.008`` by default.
 - The first and last frames are excluded, as DAVIS does for the semi-supervised task.
+  ``first_scored`` also leaves out, per object, the frames up to and including its prompt
+  frame (objects that enter after frame 0); an object with no frame left is not scored.
 - Per object: mean, recall (fraction of frames above 0.5) and decay (mean of the first quarter
   minus mean of the last quarter of the frames); over objects: the mean of each, and
   ``J&F = (mean J + mean F) / 2``.
@@ -95,14 +97,14 @@ def region_similarity(
 
 @dataclass
 class DavisObjectStats:
-    """Per-object DAVIS statistics for O objects."""
+    """Per-object DAVIS statistics for the O' objects with at least one scored frame."""
 
-    j_mean: np.ndarray  # (O,) mean J over the evaluated frames
-    j_recall: np.ndarray  # (O,) fraction of frames with J > 0.5
-    j_decay: np.ndarray  # (O,) mean J of the first quarter minus the last quarter
-    f_mean: np.ndarray  # (O,)
-    f_recall: np.ndarray  # (O,)
-    f_decay: np.ndarray  # (O,)
+    j_mean: np.ndarray  # (O',) mean J over the object's scored frames
+    j_recall: np.ndarray  # (O',) fraction of frames with J > 0.5
+    j_decay: np.ndarray  # (O',) mean J of the first quarter minus the last quarter
+    f_mean: np.ndarray  # (O',)
+    f_recall: np.ndarray  # (O',)
+    f_decay: np.ndarray  # (O',)
 
 
 @dataclass
@@ -123,8 +125,8 @@ class DavisSummary:
 class DavisResult:
     """DAVIS evaluation of one sequence with O objects over T' evaluated frames."""
 
-    j: np.ndarray  # (O, T') per-frame region similarity
-    f: np.ndarray  # (O, T') per-frame boundary F-measure
+    j: np.ndarray  # (O, T') per-frame region similarity, NaN on frames not scored
+    f: np.ndarray  # (O, T') per-frame boundary F-measure, NaN on frames not scored
     per_object: DavisObjectStats
     summary: DavisSummary
 
@@ -182,6 +184,7 @@ def evaluate_davis(
     void_masks: np.ndarray | None = None,
     exclude_first_last: bool = True,
     bound_th: float = 0.008,
+    first_scored: np.ndarray | None = None,
 ) -> DavisResult:
     """J, F and J&F of one sequence.
 
@@ -191,9 +194,12 @@ def evaluate_davis(
         void_masks: optional (T, H, W) pixels to ignore (DAVIS label 255).
         exclude_first_last: drop frame 0 (the prompt) and frame T-1, as DAVIS does.
         bound_th: boundary tolerance, fraction of the image diagonal (or px if >= 1).
+        first_scored: optional (O,) int, per object the first frame (index into T) to score;
+            earlier frames are left out (e.g. ``prompt frame + 1``, or T for an object never
+            prompted). Default: every object from frame 0 (then DAVIS drops it).
 
     Returns:
-        A :class:`DavisResult`.
+        A :class:`DavisResult`; objects with no scored frame are left out of its statistics.
     """
     gt_masks, pred_masks = np.asarray(gt_masks), np.asarray(pred_masks)
     void_masks = None if void_masks is None else np.asarray(void_masks)
@@ -207,16 +213,36 @@ def evaluate_davis(
             f"no frame left to evaluate from T = {gt_masks.shape[1]}; DAVIS excludes the first "
             "and last frames, so give at least 3 frames or pass exclude_first_last=False"
         )
+    frame_index = np.arange(gt_masks.shape[1])[frames]  # (T',) index into T
+    first = np.zeros(num_objects, np.int64) if first_scored is None else np.asarray(first_scored)
+    if first.shape != (num_objects,):
+        raise ValueError(f"first_scored must have shape ({num_objects},), got {first.shape}")
+    scored = frame_index[None, :] >= first[:, None]  # (O, T')
+    objects = np.flatnonzero(scored.any(axis=1))  # scored objects, (O',)
+    if objects.size == 0:
+        raise ValueError("no (object, frame) pair left to score; every object starts too late")
     j = region_similarity(gt, pred, None if void is None else void[None])  # (O, T')
-    f = np.zeros((num_objects, num_frames))
-    for o in range(num_objects):
-        for t in range(num_frames):
-            void_t = None if void is None else void[t]
-            f[o, t] = boundary_f_measure(gt[o, t], pred[o, t], void_t, bound_th)
-    j_stats = np.array([_statistics(row) for row in j])  # (O, 3)
-    f_stats = np.array([_statistics(row) for row in f])  # (O, 3)
+    j[~scored] = np.nan
+    f = np.full((num_objects, num_frames), np.nan)
+    for o, t in zip(*np.nonzero(scored), strict=True):
+        void_t = None if void is None else void[t]
+        f[o, t] = boundary_f_measure(gt[o, t], pred[o, t], void_t, bound_th)
+    j_stats = np.array([_statistics(j[o, scored[o]]) for o in objects])  # (O', 3)
+    f_stats = np.array([_statistics(f[o, scored[o]]) for o in objects])  # (O', 3)
     stats = DavisObjectStats(*j_stats.T, *f_stats.T)
     return DavisResult(j=j, f=f, per_object=stats, summary=_summary_from_stats(stats))
+
+
+def failed_davis_result(result: DavisResult) -> DavisResult:
+    """``result`` with every score set to 0, NaN (unscored) frames kept: what a method that
+    failed on the sequence gets, so that it is averaged over the same objects as the others."""
+    zeros = DavisObjectStats(*(np.zeros_like(v) for v in vars(result.per_object).values()))
+    return DavisResult(
+        j=np.where(np.isnan(result.j), np.nan, 0.0),
+        f=np.where(np.isnan(result.f), np.nan, 0.0),
+        per_object=zeros,
+        summary=_summary_from_stats(zeros),
+    )
 
 
 def combine_davis_results(results: Sequence[DavisResult]) -> DavisSummary:

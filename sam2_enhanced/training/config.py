@@ -50,7 +50,7 @@ class TrainConfig:
     steps: int = 1000  # optimizer steps
     batch_size: int = 2  # clips per optimizer step and process
     clip_len: int = 4  # frames per training clip (the memory loop runs through all of them)
-    num_train_videos: int = 1_000_000  # size of the training seed range (videos are generated)
+    num_train_videos: int = 1_000_000  # videos from the first seeds of the "train" split
     max_objects_per_clip: int = 3  # tracked (prompted) objects per clip, sampled at random
     lr: float = 2.0e-4  # peak AdamW learning rate
     weight_decay: float = 0.05  # AdamW weight decay on weight matrices (not norms or biases)
@@ -84,7 +84,7 @@ class TrainConfig:
     log_interval: int = 10  # steps between CSV log rows
     ckpt_interval: int = 200  # steps between checkpoints (training state and model folder)
     val_interval: int = 500  # steps between validations (0: only at the end)
-    num_val_videos: int = 20  # fresh validation videos (seeds from VAL_SEED_OFFSET)
+    num_val_videos: int = 20  # fresh videos from the first seeds of the "val" split
     num_workers: int = 0  # DataLoader worker processes generating videos
     num_threads: int = 0  # torch CPU threads per process (0: leave torch's default)
     use_windows: bool = False  # train on one target's search windows (training/window_clips.py)

@@ -36,7 +36,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from sam2_enhanced.build import build_model
-from sam2_enhanced.data.clip_dataset import TRAIN_SEED_OFFSET, SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.clip_dataset import SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
@@ -168,13 +169,16 @@ class Trainer:
         """Whole synthetic clips, or one target's search windows (``train.use_windows``)."""
         if not self.cfg.use_windows:
             return SyntheticClipDataset(
-                self.cfg.num_train_videos, self.cfg.clip_len, self.run.data, TRAIN_SEED_OFFSET
+                self.cfg.num_train_videos,
+                self.cfg.clip_len,
+                self.run.data,
+                SPLIT_SEEDS["train"].start,
             )
         return WindowClipDataset(
             self.cfg.num_train_videos,
             self.cfg.clip_len,
             self.run.data,
-            TRAIN_SEED_OFFSET,
+            SPLIT_SEEDS["train"].start,
             image_size=self.model.image_size,
             window=self.model.config.search_window,
             frame_sizes=window_frame_sizes(list(self.cfg.window_frame_sides)),

@@ -1,4 +1,5 @@
-"""Validation on freshly generated synthetic videos (seeds from ``VAL_SEED_OFFSET``).
+"""Validation on freshly generated synthetic videos (the ``val`` split of
+:mod:`sam2_enhanced.data.splits` by default).
 
 Each object is prompted with its exact GT box on the first frame where it is visible and then
 tracked through the rest of the video by the memory loop. Reported:
@@ -6,6 +7,9 @@ tracked through the rest of the video by the memory loop. Reported:
 - mean mask IoU over every (object, frame) pair from the object's prompted frame on, at video
   resolution (a frame where the object is absent and nothing is predicted counts as IoU 1), and
   split into the prompted frames and the frames tracked from memory;
+- the same three numbers for two trivial baselines on the same pairs: ``empty`` (no mask on any
+  frame) and ``static`` (the prompt box, filled, on the prompted frame and every later one); a
+  model that does not beat them on tracked frames has not learnt to track;
 - detection AP50 (COCO 101-point, all frames pooled) of the refined detections against every
   visible object, ignoring objects smaller than ``min_ap_size`` pixels (``sqrt(w * h)``).
 """
@@ -20,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sam2_enhanced.box_ops import denormalize_cxcywh
-from sam2_enhanced.data.clip_dataset import VAL_SEED_OFFSET, SyntheticClipDataset
+from sam2_enhanced.box_ops import boxes_xyxy_to_masks, denormalize_cxcywh
+from sam2_enhanced.data.clip_dataset import SyntheticClipDataset
+from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.evaluation.mot import detection_ap
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
@@ -44,6 +49,12 @@ class ValidationResult:
     mean_mask_iou_prompted: float  # the same over the prompted (object, frame) pairs only
     mean_mask_iou_tracked: float  # the same over the pairs tracked from memory (NaN: none)
     detection_ap50: float  # AP at IoU 0.5 for objects >= min_ap_size px (NaN: none)
+    empty_mask_iou: float  # baseline "empty" (no mask) over the same pairs as mean_mask_iou
+    empty_mask_iou_prompted: float  # "empty" on the prompted pairs
+    empty_mask_iou_tracked: float  # "empty" on the tracked pairs (NaN: none)
+    static_mask_iou: float  # baseline "static" (prompt box filled, repeated) over all pairs
+    static_mask_iou_prompted: float  # "static" on the prompted pairs
+    static_mask_iou_tracked: float  # "static" on the tracked pairs (NaN: none)
     num_videos: int  # videos generated
     num_objects: int  # objects prompted and tracked
     num_object_frames: int  # (object, frame) pairs averaged into mean_mask_iou
@@ -119,34 +130,73 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
     return result
 
 
+def baseline_ious(sample) -> tuple[list[float], list[float]]:
+    """Mask IoU of the two trivial baselines on the (object, frame) pairs of :func:`track_video`,
+    in its order: frame by frame, each object from its first visible frame on.
+
+    Returns ``(empty, static)``: ``empty`` predicts no mask (IoU 1 where the object is absent,
+    else 0); ``static`` predicts the prompt box (the GT box on the object's first visible frame)
+    filled, on that frame and every later one.
+    """
+    masks = sample.masks  # (T, O, H, W)
+    num_frames, num_objects, height, width = masks.shape
+    visible = (masks.flatten(2) > 0.5).any(dim=2)  # (T, O)
+    starts = [int(torch.nonzero(visible[:, o])[0]) for o in range(num_objects)]
+    prompt_boxes = torch.stack([sample.boxes_xyxy[starts[o], o] for o in range(num_objects)])
+    static = boxes_xyxy_to_masks(prompt_boxes, height, width).float()  # (O, H, W)
+    empty_ious: list[float] = []
+    static_ious: list[float] = []
+    for t in range(num_frames):
+        active = [o for o, start in enumerate(starts) if start <= t]
+        empty_ious += (~visible[t, active]).float().tolist()
+        static_logits = static[active] * 2 - 1  # (O_active, H, W), > 0 inside the box
+        static_ious += mask_iou(static_logits, masks[t, active]).tolist()
+    return empty_ious, static_ious
+
+
 def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
+
+
+def _split_means(values: list[float], prompted: np.ndarray) -> tuple[float, float, float]:
+    """Mean over all pairs, the prompted pairs and the tracked pairs."""
+    array = np.asarray(values)
+    return _mean(array), _mean(array[prompted]), _mean(array[~prompted])
 
 
 def validate(
     model: SAM2EnhancedBase,
     data_cfg: SyntheticVideoConfig,
     num_videos: int = 20,
-    seed_offset: int = VAL_SEED_OFFSET,
+    split: str = "val",
     min_ap_size: float = MIN_AP_SIZE,
 ) -> ValidationResult:
-    """Track ``num_videos`` fresh videos (seeds ``seed_offset + i``) and score them.
+    """Track the first ``num_videos`` videos of ``split`` and score them (model and baselines).
 
-    The model is put in eval mode for the run and restored afterwards.
+    ``split`` is "val" for training-time validation and checkpoint selection, "test" for a
+    final measurement (see :mod:`sam2_enhanced.data.splits`). The model is put in eval mode for
+    the run and restored afterwards.
     """
     if num_videos < 1:
         raise ValueError(f"num_videos must be >= 1, got {num_videos}")
-    dataset = SyntheticClipDataset(num_videos, data_cfg.num_frames, data_cfg, seed_offset)
+    seeds = split_seeds(split, num_videos)
+    dataset = SyntheticClipDataset(num_videos, data_cfg.num_frames, data_cfg, seeds.start)
     was_training = model.training
     model.eval()
     ious: list[float] = []
     sizes: list[float] = []
     prompted: list[bool] = []
+    empty: list[float] = []
+    static: list[float] = []
     gt_boxes, det_boxes, det_scores, num_objects = [], [], [], 0
     try:
         for i in range(num_videos):
             sample = dataset[i]
             video = track_video(model, sample)
+            video_empty, video_static = baseline_ious(sample)
+            assert len(video_empty) == len(video.mask_ious), "baselines and model pair up"
+            empty += video_empty
+            static += video_static
             ious += video.mask_ious
             sizes += video.gt_sizes
             prompted += video.prompted
@@ -159,12 +209,20 @@ def validate(
         model.train(was_training)
     ious_array, sizes_array = np.asarray(ious), np.asarray(sizes)
     prompted_array = np.asarray(prompted, dtype=bool)
+    empty_all, empty_prompted, empty_tracked = _split_means(empty, prompted_array)
+    static_all, static_prompted, static_tracked = _split_means(static, prompted_array)
     result = ValidationResult(
         mean_mask_iou=_mean(ious_array),
         mean_mask_iou_min_size=_mean(ious_array[sizes_array >= min_ap_size]),
         mean_mask_iou_prompted=_mean(ious_array[prompted_array]),
         mean_mask_iou_tracked=_mean(ious_array[~prompted_array]),
         detection_ap50=detection_ap(gt_boxes, det_boxes, det_scores, 0.5, min_size=min_ap_size),
+        empty_mask_iou=empty_all,
+        empty_mask_iou_prompted=empty_prompted,
+        empty_mask_iou_tracked=empty_tracked,
+        static_mask_iou=static_all,
+        static_mask_iou_prompted=static_prompted,
+        static_mask_iou_tracked=static_tracked,
         num_videos=num_videos,
         num_objects=num_objects,
         num_object_frames=len(ious),
