@@ -176,8 +176,10 @@ class SearchWindowConfig:
     motion_model: str = "constant_velocity"  # "constant_velocity" or "static" window centre
     velocity_momentum: float = 0.5  # smoothing of the velocity estimate (0: last step only)
     lost_growth: float = 1.5  # window side factor per frame the object is judged absent
-    keep_main_component: bool = True  # an object's mask keeps only its connected part with
-    # the highest logit (scattered false positives would move and grow its window)
+    keep_main_component: bool = True  # an object's mask keeps only its best connected part
+    # (scattered false positives and look-alikes would move and grow its window)
+    centre_prior: float = 0.5  # weight of a Hann window in choosing that part (0: highest
+    # probability anywhere; 1: only parts near the window's centre count)
 
     def __post_init__(self) -> None:
         if self.motion_model not in MOTION_MODELS:
@@ -197,6 +199,10 @@ class SearchWindowConfig:
         if not 0.0 < self.click_side_frac <= 1.0:
             raise ValueError(
                 f"search_window.click_side_frac must be in (0, 1], got {self.click_side_frac}"
+            )
+        if not 0.0 <= self.centre_prior <= 1.0:
+            raise ValueError(
+                f"search_window.centre_prior must be in [0, 1], got {self.centre_prior}"
             )
         if not 0.0 <= self.velocity_momentum < 1.0:
             raise ValueError(

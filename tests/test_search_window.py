@@ -141,3 +141,12 @@ def test_main_component_keeps_the_part_with_the_highest_logit():
     single = torch.full((1, 4, 4), -1.0)
     single[0, 1, 1:3] = 1.0
     assert main_component(single, fill=-100.0) is single  # one part: nothing to drop
+
+
+def test_centre_prior_prefers_the_part_near_the_centre():
+    logits = torch.full((1, 16, 16), -5.0)
+    logits[0, 0:3, 13:16] = 9.0  # a confident look-alike in the corner
+    logits[0, 7:9, 7:9] = 4.0  # the object, less confident, at the centre
+    assert (main_component(logits, -100.0, centre_prior=0.0)[0, 7:9, 7:9] == -100).all()
+    kept = main_component(logits, -100.0, centre_prior=0.5)
+    assert (kept[0, 7:9, 7:9] == 4).all() and (kept[0, 0:3, 13:16] == -100).all()

@@ -262,17 +262,23 @@ def mask_boxes(masks: Tensor) -> list[Tensor | None]:
     return boxes
 
 
-def main_component(mask_logits: Tensor, fill: float) -> Tensor:
-    """Keep the connected part (8-neighbourhood) of a mask that holds its highest logit.
+def main_component(mask_logits: Tensor, fill: float, centre_prior: float = 0.0) -> Tensor:
+    """Keep the connected part (8-neighbourhood) of a mask that holds its best pixel.
 
-    (1, m, m) logits -> (1, m, m): pixels of the other parts are set to ``fill``, so a few
-    scattered false positives neither move the object's box nor grow its next window.
+    A pixel's score is its probability times ``(1 - centre_prior) + centre_prior * hann``, with
+    ``hann`` a Hann window over the map (1 at the centre, 0 at the border): with search windows
+    the object is expected at the centre, so a look-alike at the window's edge loses to it, as
+    SiamFC's cosine window penalises large displacements. (1, m, m) logits -> (1, m, m): pixels of
+    the other parts are set to ``fill``.
     """
     positive = (mask_logits[0] > 0).cpu().numpy()
     labels, count = ndimage.label(positive, structure=((1, 1, 1), (1, 1, 1), (1, 1, 1)))
     if count <= 1:
         return mask_logits
-    scores = torch.where(mask_logits[0] > 0, mask_logits[0], mask_logits.new_tensor(-math.inf))
+    size = mask_logits.shape[-1]
+    hann = torch.hann_window(size + 2, periodic=False, device=mask_logits.device)[1:-1]  # (m,)
+    prior = (1 - centre_prior) + centre_prior * hann[:, None] * hann[None, :]  # (m, m)
+    scores = torch.where(mask_logits[0] > 0, mask_logits[0].sigmoid() * prior, -1.0)
     peak = int(scores.flatten().argmax())
     keep = torch.from_numpy(labels == labels.flat[peak]).to(mask_logits.device)  # (m, m)
     return torch.where(keep[None] | ~(mask_logits > 0), mask_logits, mask_logits.new_tensor(fill))
