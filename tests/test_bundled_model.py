@@ -40,7 +40,6 @@ def test_bundled_model_segments_box_prompted_objects_better_than_the_box(bundled
 @pytest.mark.skipif(
     not (DEFAULT_MODEL_DIR / "model.safetensors").is_file(), reason="no bundled model"
 )
-@pytest.mark.xfail(strict=True, reason="bundled model does not beat static yet: issue 10")
 def test_bundled_model_beats_static_on_tracked_frames():
     """SOT protocol on 4 fresh test-split videos of 8 frames, the init frame unscored: the
     bundled model's box must beat the init box repeated (``static``). Measured: AUC 0.080 for

@@ -75,7 +75,7 @@ def test_eval_into_a_log_file(tmp_path, model_dir):
     code, text = run_logged([*argv, "--model", model_dir, "--device", "cpu"], tmp_path / "log.txt")
     assert code == 0, text
     assert_fits_a_log(text)
-    assert text.splitlines()[0] == "3 sequences evaluated, 0 failures"
+    assert text.splitlines()[0].startswith("3 sequences evaluated, 0 failures; scored:")
     assert f"json: {out / 'results.json'}" in text.splitlines()
     assert (out / "results.json").is_file()
 
