@@ -1,5 +1,6 @@
 """Benchmark: a tiny end-to-end run against upstream SAM 2, and its measuring parts."""
 
+import argparse
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 from sam2_enhanced.benchmark import run as benchmark
 from sam2_enhanced.benchmark.cases import COLUMNS, CaseResult, StageTimer, held_bytes
 from sam2_enhanced.benchmark.report import format_growth, format_table
-from sam2_enhanced.benchmark.run import pingpong_index
+from sam2_enhanced.benchmark.run import pingpong_index, video_size
 
 NUM_COLUMNS = 17  # method, model, px, objects, frames, frame ms, 6 stage columns, 5 totals
 
@@ -142,3 +143,15 @@ def test_bad_arguments_exit_with_a_message(argv, message, capsys):
         benchmark.parse_args(argv)
     assert err.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("640x512", (512, 640)), ("1280X720", (720, 1280)), ("20x20", None), ("640", None)],
+)
+def test_video_size_parses_width_by_height(text, expected):
+    if expected is None:
+        with pytest.raises(argparse.ArgumentTypeError):
+            video_size(text)
+    else:
+        assert video_size(text) == expected

@@ -62,14 +62,15 @@ def pingpong_index(t: int, length: int) -> int:
     return t if t < length else 2 * (length - 1) - t
 
 
-def synthesize_clip(side: int, num_frames: int, num_objects: int, seed: int):
-    """(T, side, side, 3) uint8 frames and the (num_objects, 4) frame-0 boxes of objects that are
-    all visible on frame 0 (the synthetic generator with effects that drop objects turned off)."""
+def synthesize_clip(frame_hw: tuple[int, int], num_frames: int, num_objects: int, seed: int):
+    """(T, H, W, 3) uint8 frames and the (num_objects, 4) frame-0 boxes of objects that are all
+    visible on frame 0 (the synthetic generator with effects that drop objects turned off)."""
     from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 
+    side = min(frame_hw)
     cfg = SyntheticVideoConfig(
-        height=side,
-        width=side,
+        height=frame_hw[0],
+        width=frame_hw[1],
         num_frames=num_frames,
         min_objects=num_objects,
         max_objects=num_objects,
@@ -88,12 +89,14 @@ def synthesize_clip(side: int, num_frames: int, num_objects: int, seed: int):
     raise RuntimeError(f"no synthetic video with {num_objects} objects visible on frame 0")
 
 
-def write_videos(root: Path, frame_counts: list[int], side: int, num_objects: int, seed: int):
+def write_videos(
+    root: Path, frame_counts: list[int], frame_hw: tuple[int, int], num_objects: int, seed: int
+):
     """One JPEG folder per frame count (``root/frames_N/000001.jpg``...) from one clip played
     forward and back; returns ``{N: folder}`` and the frame-0 boxes ``(num_objects, 4)``."""
     from sam2_enhanced.data.writers import frame_file_name
 
-    frames, boxes = synthesize_clip(side, min(max(frame_counts), CLIP_LEN), num_objects, seed)
+    frames, boxes = synthesize_clip(frame_hw, min(max(frame_counts), CLIP_LEN), num_objects, seed)
     folders = {}
     for count in frame_counts:
         folder = root / f"frames_{count}"
@@ -168,6 +171,17 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def video_size(text: str) -> tuple[int, int]:
+    """``"640x512"`` -> (height, width) = (512, 640)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 640x512, got {text!r}") from None
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"frames must be at least 32x32, got {text!r}")
+    return height, width
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="sam2e bench",
@@ -201,6 +215,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run cases in this process (peak RSS then accumulates)",
     )
+    parser.add_argument(
+        "--video-size",
+        type=video_size,
+        help="frame size WxH of the synthetic video (default: square, the larger input side)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     args.configs = [c for c in args.configs.split(",") if c]
@@ -223,7 +242,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"--frames must all be at least warmup + 2 = {args.warmup + 2} (the prompted frame and "
             f"{args.warmup} warm-up frames are not timed), got {min(args.frames)}"
         )
-    args.video_size = max(args.image_size, args.upstream_image_size)  # square synthetic frames
+    if args.video_size is None:  # square synthetic frames of the larger input side
+        side = max(args.image_size, args.upstream_image_size)
+        args.video_size = (side, side)
     return args
 
 
@@ -251,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     report = (
         f"Machine: {info['cpu']}, {info['cpu_count']} cores, {info['memory_gib']} GiB, "
         f"GPU: {info['gpu']}; torch {info['torch']}, sam2 {info['sam2']}; {info['date']}; "
-        f"{args.threads} threads, device {args.device}, video {args.video_size}x{args.video_size}; "
+        f"{args.threads} threads, device {args.device}, "
+        f"video {args.video_size[1]}x{args.video_size[0]}; "
         f"medians over the frames after the prompted one and {args.warmup} warm-up frames.\n\n"
         f"{format_table(results)}\n"
     )
