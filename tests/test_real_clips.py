@@ -12,6 +12,7 @@ from sam2_enhanced.modeling.search_window import mask_boxes
 from sam2_enhanced.training.config import TrainConfig, load_train_config
 from sam2_enhanced.training.mixed_clips import MixedClipDataset, mix_choices
 from sam2_enhanced.training.real_clips import REAL_CLASS_ID, RealWindowClipDataset
+from sam2_enhanced.training.trainer import Trainer
 
 S = 32
 WIDTH, HEIGHT = 64, 48
@@ -229,3 +230,24 @@ def test_the_real_data_recipe_loads():
     run = load_train_config("windows_real_finetune")
     assert run.train.real_fraction == 0.3 and run.train.use_windows
     assert run.train.real_data_dir == "../shared/data/train_real"
+
+
+def test_the_trainer_mixes_real_window_clips_into_a_batch(root, tmp_path):
+    overrides = [
+        f"train.output_dir={tmp_path / 'run'}",
+        "train.use_windows=true",
+        "train.window_frame_sides=[64]",
+        f"train.real_data_dir={root}",
+        "train.real_fraction=0.5",
+        "train.num_train_videos=16",
+        "train.clip_len=2",
+        "data.max_object_size=12",
+    ]
+    trainer = Trainer(load_train_config("train_tiny", overrides))
+    data = trainer.train_dataset()
+    assert isinstance(data, MixedClipDataset) and 0 < data.from_second.sum() < len(data)
+    real = int(np.flatnonzero(data.from_second)[0])
+    synthetic = int(np.flatnonzero(~data.from_second)[0])
+    batch = collate_clips([data[real], data[synthetic]])
+    assert batch.exhaustive.tolist() == [False, True]
+    assert batch.frames.shape[-2:] == (trainer.model.image_size,) * 2
