@@ -12,6 +12,7 @@ from sam2_enhanced.training.losses import (
     SetCriterion,
     dice_loss,
     mask_iou,
+    projection_loss,
     sigmoid_focal_loss,
 )
 from sam2_enhanced.training.matcher import HungarianMatcher
@@ -185,3 +186,58 @@ def test_token_proposals_are_supervised_like_a_decoder_layer():
     plain.proposal_boxes_cxcywh = torch.tensor([[[0.8, 0.8, 0.1, 0.1], [0.6, 0.6, 0.2, 0.2]]])
     off = criterion(plain, labels, targets)
     assert off.l1 > 0.1 and off.giou > 1.0 and off.total > perfect.total
+
+
+def box_target(x0, y0, x1, y1, size=16):
+    target = torch.zeros(size, size)
+    target[y0:y1, x0:x1] = 1.0
+    return target
+
+
+@pytest.mark.parametrize(
+    "predicted, expected",
+    [
+        (box_target(4, 6, 10, 12), "near zero"),  # the box itself
+        (box_target(4, 6, 10, 7) + box_target(4, 6, 5, 12), "near zero"),
+        # an L along two sides has the box's projections: BoxInst does not see inside
+        (box_target(9, 6, 15, 12), "large"),  # shifted right, off most of the box
+        (box_target(0, 0, 3, 3), "large"),  # elsewhere
+    ],
+)
+def test_projection_loss_is_near_zero_only_for_masks_with_the_boxs_projections(predicted, expected):
+    logits = (predicted * 2 - 1) * 20  # confident: +20 inside, -20 outside
+    loss = projection_loss(logits, box_target(4, 6, 10, 12)).item()
+    assert (loss < 0.05) if expected == "near zero" else (loss > 0.4)
+
+
+def test_projection_loss_grows_with_the_shift_and_gives_gradients():
+    target = box_target(4, 6, 10, 12)
+    losses = [
+        projection_loss((box_target(4 + s, 6, 10 + s, 12) * 2 - 1) * 4, target).item()
+        for s in (0, 2, 4)
+    ]
+    assert losses[0] < losses[1] < losses[2]
+    logits = torch.zeros(16, 16, requires_grad=True)
+    projection_loss(logits, target).backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_box_only_rows_get_the_projection_loss_and_no_iou_or_focal_terms():
+    target = box_target(4, 6, 10, 12)[None]  # (1, H, W)
+    logits = ((target * 2 - 1) * 20)[:, None]  # (1, 1, H, W) the box exactly
+    criterion = MaskCriterion(
+        focal_weight=1.0,
+        dice_weight=1.0,
+        iou_weight=1.0,
+        object_score_weight=1.0,
+        projection_weight=3.0,
+    )
+    output = mask_output(logits, torch.tensor([[0.0]]), torch.tensor([[5.0]]))
+    boxed = criterion(output, target, torch.tensor([True]))
+    masked = criterion(output, target, torch.tensor([False]))
+    assert boxed.focal.item() == boxed.dice.item() == boxed.iou.item() == 0.0
+    assert boxed.projection.item() < 0.05 and boxed.object_score.item() > 0
+    assert masked.projection.item() == 0.0 and masked.iou.item() == pytest.approx(1.0)
+    assert boxed.total.item() == pytest.approx(
+        3.0 * boxed.projection.item() + boxed.object_score.item(), rel=1e-5
+    )

@@ -11,6 +11,7 @@ from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.sam2_base_enhanced import FrameMemory
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.sequence import (
+    DET_TERMS,
     LOSS_TERMS,
     ObjectHistory,
     SceneHistory,
@@ -170,3 +171,20 @@ def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypa
         for (previous, _), (_, masks_before) in zip(clip[1:], clip[:2], strict=True):
             assert not previous.requires_grad
             torch.testing.assert_close(previous, masks_before.mask_logits.detach())
+
+
+def test_real_box_only_clips_get_projection_loss_and_no_detection_loss(clip_batch):
+    real = dataclasses.replace(
+        clip_batch, box_only=torch.tensor([True, True]), exhaustive=torch.tensor([False, False])
+    )
+    torch.manual_seed(0)
+    loss_module = SequenceLoss(
+        build_model(load_config("tiny")).eval(), TrainConfig(prob_corrective=0.0)
+    )
+    with torch.no_grad():
+        synthetic = loss_module(clip_batch, torch.Generator().manual_seed(0))
+        out = loss_module(real, torch.Generator().manual_seed(0))
+    assert synthetic.terms["det_class_loss"] > 0 and synthetic.terms["mask_projection"] == 0.0
+    assert all(out.terms[f"det_{name}"] == 0.0 for name in DET_TERMS)
+    assert out.terms["mask_projection"] > 0 and out.terms["mask_object_score"] > 0
+    assert out.terms["mask_focal"] == out.terms["mask_dice"] == out.terms["mask_iou"] == 0.0

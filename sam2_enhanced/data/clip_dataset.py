@@ -36,6 +36,9 @@ class ClipSample:
     trackable: torch.Tensor | None = None  # (O,) bool objects that may be prompted (None: all)
     windows_xyxy: torch.Tensor | None = None  # (T, 4) video pixels each frame was cut from
     # (search-window clips; None: frames are whole video frames)
+    box_only: bool = False  # masks are filled boxes (box-annotated real video), not true masks
+    exhaustive: bool = True  # every object on the frames is labelled (False: only the target
+    # is, as in real single-object video; the detection set loss is skipped for the clip)
 
 
 @dataclass
@@ -56,6 +59,9 @@ class ClipBatch:
     seeds: list[int]  # (B,) video seeds
     trackable: torch.Tensor  # (B, O) bool, objects that may be prompted and tracked
     windows_xyxy: torch.Tensor | None = None  # (B, T, 4) windows of search-window clips
+    box_only: torch.Tensor | None = None  # (B,) bool, clip's masks are filled boxes (None: all
+    # False)
+    exhaustive: torch.Tensor | None = None  # (B,) bool, every object labelled (None: all True)
 
     def to(self, device: torch.device | str) -> ClipBatch:
         """A copy with every tensor moved to ``device``."""
@@ -172,6 +178,8 @@ def collate_clips(samples: list[ClipSample]) -> ClipBatch:
         seeds=[sample.seed for sample in samples],
         trackable=trackable,
         windows_xyxy=collate_windows(samples),
+        box_only=torch.tensor([sample.box_only for sample in samples]),  # (B,)
+        exhaustive=torch.tensor([sample.exhaustive for sample in samples]),  # (B,)
     )
 
 

@@ -34,7 +34,7 @@ class DavisMasks:
     frame_names: list[str]  # T file names without extension, natural order, e.g. "00000"
 
 
-def _read_label_map(path: Path) -> np.ndarray:
+def read_label_map(path: Path) -> np.ndarray:
     """One mask PNG -> (H, W) uint8 object index per pixel (0 background, 255 void)."""
     try:
         with Image.open(path) as image:
@@ -71,7 +71,7 @@ def read_davis_masks(mask_dir: str | os.PathLike) -> DavisMasks:
         raise ValueError(f"no PNG masks in {mask_dir}; expected one PNG per annotated frame")
     label_maps = []
     for path in files:
-        labels = _read_label_map(path)
+        labels = read_label_map(path)
         if label_maps and labels.shape != label_maps[0].shape:
             height, width = label_maps[0].shape
             raise ValueError(

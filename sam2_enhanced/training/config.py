@@ -92,6 +92,11 @@ class TrainConfig:
     # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
     window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
     window_scale_jitter: float = 0.25  # std of the log window-side scale
+    real_data_dir: str | None = None  # folder of real sequences (training/real_clips.py layout),
+    # relative to the working directory; read in place, never copied into the repository
+    real_fraction: float = 0.0  # share of training clips cut from real_data_dir (needs windows)
+    real_max_stride: int = 1  # real clips take every k-th frame, k drawn from 1..real_max_stride
+    box_projection_weight: float = 1.0  # BoxInst projection loss of box-only (real) targets
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "clip_len", "num_train_videos", "max_objects_per_clip")
@@ -120,6 +125,20 @@ class TrainConfig:
             raise ValueError(
                 "train.window_centre_jitter and train.window_scale_jitter must be >= 0, got "
                 f"{self.window_centre_jitter} and {self.window_scale_jitter}"
+            )
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise ValueError(f"train.real_fraction must be in [0, 1], got {self.real_fraction}")
+        if self.real_fraction > 0 and (not self.real_data_dir or not self.use_windows):
+            raise ValueError(
+                "train.real_fraction > 0 needs train.real_data_dir (the folder of real "
+                "sequences) and train.use_windows: true, got real_data_dir="
+                f"{self.real_data_dir!r} and use_windows={self.use_windows}"
+            )
+        if self.real_max_stride < 1:
+            raise ValueError(f"train.real_max_stride must be >= 1, got {self.real_max_stride}")
+        if self.box_projection_weight < 0:
+            raise ValueError(
+                f"train.box_projection_weight must be >= 0, got {self.box_projection_weight}"
             )
         if min(self.window_frame_sides) < 16:
             raise ValueError(

@@ -2,11 +2,12 @@
 
 Masks: sigmoid focal + dice on the mask logits upsampled to the target resolution (the best of
 the candidates when several are predicted), L1 between the predicted and the actual IoU, and
-BCE of the occlusion score against visibility. Unlike SAM 2, the focal loss is class-balanced
-(mean over object pixels plus mean over background pixels) rather than averaged over the image:
-averaged, an object of a few pixels barely moves the loss and the mask decoder collapses to
-background. Mask, dice and IoU terms only count visible objects; every term is averaged over the
-tracked objects.
+BCE of the occlusion score against visibility. Targets known only by their box (real
+single-object video) get BoxInst's projection loss instead of focal + dice and no IoU term.
+Unlike SAM 2, the focal loss is class-balanced (mean over object pixels plus mean over
+background pixels) rather than averaged over the image: averaged, an object of a few pixels
+barely moves the loss and the mask decoder collapses to background. Mask, dice, projection and
+IoU terms only count visible objects; every term is averaged over the tracked objects.
 
 Detections: Hungarian matching per decoder layer, sigmoid focal class loss over all queries and
 classes, L1 and GIoU over matched pairs, all divided by the number of targets and summed over
@@ -42,12 +43,36 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float, gamma: flo
     return loss
 
 
-def dice_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """(..., H, W) logits and targets -> (...) soft dice loss, 1 - (2|PT| + 1) / (|P| + |T| + 1)."""
-    probs = logits.sigmoid().flatten(-2)
-    targets = targets.flatten(-2)
+def soft_dice(probs: Tensor, targets: Tensor) -> Tensor:
+    """(..., N) probabilities and targets -> (...) 1 - (2|PT| + 1) / (|P| + |T| + 1)."""
     numerator = 2 * (probs * targets).sum(-1) + 1
     return 1 - numerator / (probs.sum(-1) + targets.sum(-1) + 1)
+
+
+def dice_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """(..., H, W) logits and targets -> (...) soft dice loss, 1 - (2|PT| + 1) / (|P| + |T| + 1)."""
+    return soft_dice(logits.sigmoid().flatten(-2), targets.flatten(-2))
+
+
+def projection_loss(logits: Tensor, box_masks: Tensor) -> Tensor:
+    """BoxInst's projection loss (Tian et al., CVPR 2021) for masks known only by their box.
+
+    The max-projection of a mask onto the x axis (the columns it covers) and onto the y axis
+    (the rows) of the true mask equal those of its tight box, so the predicted probabilities'
+    projections are pulled, by soft dice, onto the box's: a confident mask whose tight box is
+    the target box has a loss near zero, whatever its shape inside the box.
+
+    Args:
+        logits: (..., H, W) mask logits.
+        box_masks: (..., H, W) {0, 1} filled boxes.
+
+    Returns:
+        (...) dice on the x projection plus dice on the y projection.
+    """
+    probs = logits.sigmoid()
+    along_x = soft_dice(probs.amax(dim=-2), box_masks.amax(dim=-2))  # columns (..., W)
+    along_y = soft_dice(probs.amax(dim=-1), box_masks.amax(dim=-1))  # rows (..., H)
+    return along_x + along_y
 
 
 def mask_iou(logits: Tensor, targets: Tensor) -> Tensor:
@@ -65,6 +90,7 @@ class MaskLosses:
 
     focal: Tensor  # class-balanced sigmoid focal loss of the best candidate
     dice: Tensor  # dice loss of the best candidate
+    projection: Tensor  # box projection loss of the best candidate (box-only targets)
     iou: Tensor  # L1 of predicted vs actual IoU over all candidates
     object_score: Tensor  # BCE of the occlusion logit vs visibility
     total: Tensor  # weighted sum
@@ -80,6 +106,7 @@ class MaskCriterion:
         dice_weight: float,
         iou_weight: float,
         object_score_weight: float,
+        projection_weight: float = 1.0,
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
     ) -> None:
@@ -87,6 +114,7 @@ class MaskCriterion:
         self.dice_weight = dice_weight
         self.iou_weight = iou_weight
         self.object_score_weight = object_score_weight
+        self.projection_weight = projection_weight
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
 
@@ -102,7 +130,9 @@ class MaskCriterion:
         num_neg = (1 - positive).sum(-1).clamp(min=1)
         return (focal * positive).sum(-1) / num_pos + (focal * (1 - positive)).sum(-1) / num_neg
 
-    def __call__(self, masks: MaskHeadOutput, target_masks: Tensor) -> MaskLosses:
+    def __call__(
+        self, masks: MaskHeadOutput, target_masks: Tensor, box_only: Tensor | None = None
+    ) -> MaskLosses:
         """Losses of one frame.
 
         Args:
@@ -110,6 +140,9 @@ class MaskCriterion:
                 supervised (M = 1 or the number of candidates).
             target_masks: (O, H, W) {0, 1} visible pixels of each object (any resolution;
                 logits are upsampled to it).
+            box_only: (O,) bool, rows whose target is only a filled box: the projection loss
+                replaces focal + dice there, and the IoU term is off (the true IoU is unknown).
+                None: no row is.
         """
         logits = masks.multimask_logits
         num_objects = logits.shape[0]
@@ -126,25 +159,37 @@ class MaskCriterion:
         logits = logits + (logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP) - logits).detach()
         targets = target_masks[:, None].float().expand_as(logits)  # (O, M, H, W)
         present = (target_masks.flatten(1) > 0.5).any(dim=1).float()  # (O,)
+        if box_only is None:
+            box_only = torch.zeros(num_objects, dtype=torch.bool, device=logits.device)
+        boxed = box_only.float()  # (O,)
         focal = self.balanced_focal(logits, targets)  # (O, M)
         dice = dice_loss(logits, targets)  # (O, M)
-        best = (self.focal_weight * focal + self.dice_weight * dice).argmin(dim=1)  # (O,)
+        projection = projection_loss(logits, targets)  # (O, M)
+        choice = torch.where(
+            box_only[:, None],
+            self.projection_weight * projection,
+            self.focal_weight * focal + self.dice_weight * dice,
+        )  # (O, M)
+        best = choice.argmin(dim=1)  # (O,)
         rows = torch.arange(num_objects, device=logits.device)
         actual_iou = mask_iou(logits.detach(), targets)  # (O, M)
         iou = (masks.iou_preds.float() - actual_iou).abs().mean(dim=1)  # (O,)
+        masked = present * (1 - boxed)  # (O,) visible objects with a true mask
         object_score = F.binary_cross_entropy_with_logits(
             masks.object_score_logits[:, 0].float(), present, reduction="none"
         )  # (O,)
         denominator = max(num_objects, 1)
         terms = {
-            "focal": (focal[rows, best] * present).sum() / denominator,
-            "dice": (dice[rows, best] * present).sum() / denominator,
-            "iou": (iou * present).sum() / denominator,
+            "focal": (focal[rows, best] * masked).sum() / denominator,
+            "dice": (dice[rows, best] * masked).sum() / denominator,
+            "projection": (projection[rows, best] * present * boxed).sum() / denominator,
+            "iou": (iou * masked).sum() / denominator,
             "object_score": object_score.sum() / denominator,
         }
         total = (
             self.focal_weight * terms["focal"]
             + self.dice_weight * terms["dice"]
+            + self.projection_weight * terms["projection"]
             + self.iou_weight * terms["iou"]
             + self.object_score_weight * terms["object_score"]
         )

@@ -168,7 +168,7 @@ def detection_targets(
 
 
 DET_TERMS = ("class_loss", "l1", "giou", "refine_class", "refine_box")  # DetectionLosses fields
-MASK_TERMS = ("focal", "dice", "iou", "object_score")  # MaskLosses fields
+MASK_TERMS = ("focal", "dice", "projection", "iou", "object_score")  # MaskLosses fields
 LOSS_TERMS = tuple(f"det_{n}" for n in DET_TERMS) + tuple(f"mask_{n}" for n in MASK_TERMS)
 
 
@@ -192,6 +192,7 @@ class SequenceLoss(nn.Module):
             dice_weight=cfg.mask_dice_weight,
             iou_weight=cfg.iou_weight,
             object_score_weight=cfg.object_score_weight,
+            projection_weight=cfg.box_projection_weight,
             focal_alpha=cfg.mask_focal_alpha,
             focal_gamma=cfg.focal_gamma,
         )
@@ -320,17 +321,28 @@ class SequenceLoss(nn.Module):
     def frame_losses(
         self, out: TrackStepOutput, batch: ClipBatch, b: int, t: int, gt_masks: Tensor
     ) -> dict[str, Tensor]:
-        """Detection and mask losses of frame ``t`` of clip ``b``: "total" plus named terms."""
-        height, width = batch.frames.shape[-2:]
-        labels, boxes = detection_targets(
-            batch.boxes_xyxy[b, t], batch.visibility[b, t], batch.class_ids[b], (height, width)
-        )
-        det = self.set_criterion(out.detections, labels, boxes)
-        terms = {"total": det.total}
-        for name in DET_TERMS:
-            terms[f"det_{name}"] = getattr(det, name).detach()
+        """Detection and mask losses of frame ``t`` of clip ``b``: "total" plus named terms.
+
+        Clips not labelled exhaustively (real single-object video: only the target has a box)
+        get no detection set loss: every unlabelled object a query found would be pushed to
+        "no object", teaching the detector to miss real objects. Their box-only targets get
+        the projection mask loss (:class:`MaskCriterion`).
+        """
+        terms = {"total": gt_masks.new_zeros(())}
+        if batch.exhaustive is None or bool(batch.exhaustive[b]):
+            height, width = batch.frames.shape[-2:]
+            labels, boxes = detection_targets(
+                batch.boxes_xyxy[b, t], batch.visibility[b, t], batch.class_ids[b], (height, width)
+            )
+            det = self.set_criterion(out.detections, labels, boxes)
+            terms["total"] = det.total
+            for name in DET_TERMS:
+                terms[f"det_{name}"] = getattr(det, name).detach()
         if out.masks is not None:
-            masks = self.mask_criterion(out.masks, gt_masks)
+            box_only = None
+            if batch.box_only is not None:
+                box_only = batch.box_only[b].expand(gt_masks.shape[0])  # (O,) one flag per clip
+            masks = self.mask_criterion(out.masks, gt_masks, box_only)
             terms["total"] = terms["total"] + masks.total
             for name in MASK_TERMS:
                 terms[f"mask_{name}"] = getattr(masks, name).detach()

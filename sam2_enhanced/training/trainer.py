@@ -39,6 +39,8 @@ from sam2_enhanced.build import build_model
 from sam2_enhanced.data.clip_dataset import SyntheticClipDataset, collate_clips
 from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.training.config import TrainRunConfig
+from sam2_enhanced.training.mixed_clips import MixedClipDataset
+from sam2_enhanced.training.real_clips import RealWindowClipDataset
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
 from sam2_enhanced.training.window_clips import WindowClipDataset, window_frame_sizes
@@ -166,7 +168,9 @@ class Trainer:
         return torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
 
     def train_dataset(self) -> torch.utils.data.Dataset:
-        """Whole synthetic clips, or one target's search windows (``train.use_windows``)."""
+        """Whole synthetic clips, or one target's search windows (``train.use_windows``), a
+        ``train.real_fraction`` share of them cut from the real sequences in
+        ``train.real_data_dir``."""
         if not self.cfg.use_windows:
             return SyntheticClipDataset(
                 self.cfg.num_train_videos,
@@ -174,17 +178,31 @@ class Trainer:
                 self.run.data,
                 SPLIT_SEEDS["train"].start,
             )
-        return WindowClipDataset(
+        windows = dict(
+            image_size=self.model.image_size,
+            window=self.model.config.search_window,
+            centre_jitter=self.cfg.window_centre_jitter,
+            scale_jitter=self.cfg.window_scale_jitter,
+        )
+        synthetic = WindowClipDataset(
             self.cfg.num_train_videos,
             self.cfg.clip_len,
             self.run.data,
             SPLIT_SEEDS["train"].start,
-            image_size=self.model.image_size,
-            window=self.model.config.search_window,
             frame_sizes=window_frame_sizes(list(self.cfg.window_frame_sides)),
-            centre_jitter=self.cfg.window_centre_jitter,
-            scale_jitter=self.cfg.window_scale_jitter,
+            **windows,
         )
+        if self.cfg.real_fraction == 0:
+            return synthetic
+        real = RealWindowClipDataset(
+            self.cfg.real_data_dir,
+            self.cfg.num_train_videos,
+            self.cfg.clip_len,
+            self.cfg.seed,
+            max_stride=self.cfg.real_max_stride,
+            **windows,
+        )
+        return MixedClipDataset(synthetic, real, self.cfg.real_fraction, self.cfg.seed)
 
     def data_loader(self, start_step: int) -> DataLoader:
         """Batches for steps ``start_step`` onwards of this rank (resumes mid-epoch)."""

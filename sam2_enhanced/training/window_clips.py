@@ -41,16 +41,75 @@ def jitter_boxes(
     return torch.cat([centres - half, centres + half], dim=1)
 
 
-def last_known_boxes(masks: torch.Tensor) -> torch.Tensor:
-    """(T, H, W) target masks -> (T, 4) box on each frame, or the last box seen where hidden
-    (the first box before it is first seen)."""
-    boxes = mask_boxes(masks > 0.5)
+def fill_missing_boxes(boxes: list[torch.Tensor | None]) -> torch.Tensor:
+    """Per frame a box (4,) or None where the target is hidden -> (T, 4): the last box seen
+    where hidden (the first box before it is first seen). At least one box must be given."""
     first = next(b for b in boxes if b is not None)
     out, last = [], first
     for box in boxes:
         last = box if box is not None else last
         out.append(last)
     return torch.stack(out)
+
+
+def last_known_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """(T, H, W) target masks -> (T, 4) box on each frame, or the last box seen where hidden
+    (the first box before it is first seen)."""
+    return fill_missing_boxes(mask_boxes(masks > 0.5))
+
+
+def follow_windows(
+    known_xyxy: torch.Tensor,
+    frame_hw: tuple[int, int],
+    window: SearchWindowConfig,
+    *,
+    centre_jitter: float,
+    scale_jitter: float,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """The predictor's windows (T, 4) for a target whose box on each frame is ``known_xyxy``
+    (T, 4): frame 0's around its own box (the prompt), frame t's around the box of frame t - 1,
+    each anchor jittered (:func:`jitter_boxes`)."""
+    anchors = torch.cat([known_xyxy[:1], known_xyxy[:-1]])  # frame t's window follows frame t-1
+    anchors = jitter_boxes(anchors, centre_jitter, scale_jitter, rng)
+    return windows_around_boxes(
+        anchors,
+        frame_hw,
+        search_scale=window.search_scale,
+        min_side=window.min_side,
+        max_side_frac=window.max_side_frac,
+    )
+
+
+def crop_clip(
+    frames: torch.Tensor, masks: torch.Tensor, windows_xyxy: torch.Tensor, side: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cut each frame and its object masks to its window at ``side x side``.
+
+    Args:
+        frames: (T, 3, H, W) any dtype (uint8 stays in 0-255, float in its range).
+        masks: (T, O, H, W) {0, 1} object masks (any dtype).
+        windows_xyxy: (T, 4) video pixels.
+        side: S.
+
+    Returns:
+        frames (T, 3, S, S) float32, masks (T, O, S, S) float32 {0, 1}, boxes_xyxy (T, O, 4)
+        window pixels (0 where an object is outside the window), in_window (T, O) float32.
+    """
+    crops = torch.cat(
+        [crop_windows(f, w[None], side) for f, w in zip(frames, windows_xyxy, strict=True)]
+    )  # (T, 3, S, S)
+    masks = torch.cat(
+        [crop_windows(m, w[None], side) for m, w in zip(masks, windows_xyxy, strict=True)]
+    )  # (T, O, S, S)
+    masks = (masks > 0.5).float()
+    boxes = torch.zeros(len(crops), masks.shape[1], 4)
+    for t in range(len(crops)):
+        for o, box in enumerate(mask_boxes(masks[t] > 0)):
+            if box is not None:
+                boxes[t, o] = box
+    in_window = (masks.flatten(2) > 0).any(dim=2).float()  # (T, O)
+    return crops, masks, boxes, in_window
 
 
 class WindowClipDataset(Dataset):
@@ -114,16 +173,13 @@ class WindowClipDataset(Dataset):
         if not candidates:  # nothing to prompt on: the clip trains detection only
             return self.crop(video, torch.zeros(len(video.frames), 4), target=None)
         target = int(rng.choice(candidates))
-        known = last_known_boxes(video.masks[:, target])  # (T, 4)
-        anchors = torch.cat([known[:1], known[:-1]])  # frame t's window follows frame t-1
-        anchors = jitter_boxes(anchors, self.centre_jitter, self.scale_jitter, rng)
-        frame_hw = tuple(video.frames.shape[-2:])
-        windows = windows_around_boxes(
-            anchors,
-            frame_hw,
-            search_scale=self.window.search_scale,
-            min_side=self.window.min_side,
-            max_side_frac=self.window.max_side_frac,
+        windows = follow_windows(
+            last_known_boxes(video.masks[:, target]),
+            tuple(video.frames.shape[-2:]),
+            self.window,
+            centre_jitter=self.centre_jitter,
+            scale_jitter=self.scale_jitter,
+            rng=rng,
         )
         return self.crop(video, windows, target)
 
@@ -135,20 +191,8 @@ class WindowClipDataset(Dataset):
             windows = torch.tensor([[0.0, 0.0, float(width), float(height)]]).repeat(
                 len(video.frames), 1
             )
-        frames = torch.cat(
-            [crop_windows(f, w[None], side) for f, w in zip(video.frames, windows, strict=True)]
-        )  # (T, 3, S, S)
-        masks = torch.cat(
-            [crop_windows(m, w[None], side) for m, w in zip(video.masks, windows, strict=True)]
-        )  # (T, O, S, S)
-        masks = (masks > 0.5).float()
+        frames, masks, boxes, in_window = crop_clip(video.frames, video.masks, windows, side)
         num_objects = masks.shape[1]
-        boxes = torch.zeros(len(frames), num_objects, 4)
-        for t in range(len(frames)):
-            for o, box in enumerate(mask_boxes(masks[t] > 0)):
-                if box is not None:
-                    boxes[t, o] = box
-        in_window = (masks.flatten(2) > 0).any(dim=2).float()  # (T, O)
         trackable = torch.zeros(num_objects, dtype=torch.bool)
         if target is not None:
             trackable[target] = True
