@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sam2_enhanced import build_model, load_config
+from sam2_enhanced import build_model, build_predictor, load_config
 
 # Tiny tensors: one thread is as fast as two and does not thrash when the machine is busy.
 torch.set_num_threads(1)
@@ -18,3 +18,12 @@ def tiny_cfg():
 def tiny_model(tiny_cfg):
     torch.manual_seed(0)
     return build_model(tiny_cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A saved untrained ``tiny`` predictor (a ``--model`` folder for the command line)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model")
+    build_predictor(load_config("tiny"), device="cpu").save_pretrained(path)
+    return str(path)

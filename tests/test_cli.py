@@ -9,10 +9,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from sam2_enhanced import build_predictor, load_config
 from sam2_enhanced.cli.sam2e import main, parse_box, parse_point
 from sam2_enhanced.cli.track import build_prompts
 from sam2_enhanced.data.readers_mot import read_mot_file
@@ -36,14 +34,6 @@ SUMMARY_KEYS = {
     "objects",
     "files",
 }
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model")
-    build_predictor(load_config("tiny"), device="cpu").save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import json
 import sys
 
 import pytest
-import torch
 
-from sam2_enhanced import build_predictor, load_config
 from sam2_enhanced.cli.sam2e import main
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 from sam2_enhanced.data.writers import write_video_file
@@ -21,14 +19,6 @@ from sam2_enhanced.training.trainer import Trainer
 
 NUM_FRAMES = 60
 MAX_LOG_BYTES = 2048  # the whole log of a 60-frame run
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model")
-    build_predictor(load_config("tiny"), device="cpu").save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
