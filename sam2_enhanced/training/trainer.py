@@ -43,6 +43,7 @@ from sam2_enhanced.training.mixed_clips import MixedClipDataset
 from sam2_enhanced.training.real_clips import RealWindowClipDataset
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
+from sam2_enhanced.training.validate_tracking import TrackingValidation, validate_tracking
 from sam2_enhanced.training.window_clips import WindowClipDataset, window_frame_sizes
 from sam2_enhanced.weights.checkpoint import load_weights, save_pretrained
 from sam2_enhanced.weights.sam2 import load_sam2_weights
@@ -59,7 +60,7 @@ class TrainSummary:
     steps: int  # optimizer steps done in total (including resumed ones)
     final_loss: float  # loss of the last step
     wall_time_s: float  # seconds this process spent in train()
-    validation: ValidationResult | None  # last validation (rank 0), None if never run
+    validation: ValidationResult | TrackingValidation | None  # last validation (rank 0)
     output_dir: Path  # where the files went
     rank: int  # this process's rank (0 when not distributed)
 
@@ -300,20 +301,24 @@ class Trainer:
             rank=self.rank,
         )
 
-    def validate_and_log(self, elapsed: float) -> ValidationResult | None:
-        """Rank 0 validates (others wait); keeps ``best/`` by mean IoU + AP50."""
+    def validate_and_log(self, elapsed: float) -> ValidationResult | TrackingValidation | None:
+        """Rank 0 validates (others wait) and keeps ``best/``: with ``train.use_windows`` by
+        the predictor's SOT AUC on val-split videos (:mod:`.validate_tracking`), else by the
+        training loop's mean IoU + AP50."""
         result = None
         if self.is_main and self.cfg.num_val_videos > 0:
-            result = validate(self.model, self.run.data, self.cfg.num_val_videos)
+            if self.cfg.use_windows:
+                result = validate_tracking(self.model, self.run.data, self.cfg.num_val_videos)
+                message = f"SOT AUC {result.sot_auc:.3f} (static {result.static_auc:.3f})"
+                score = result.sot_auc
+            else:
+                result = validate(self.model, self.run.data, self.cfg.num_val_videos)
+                message = f"mask IoU {result.mean_mask_iou:.3f}, AP50 {result.detection_ap50:.3f}"
+                ap50 = result.detection_ap50
+                score = result.mean_mask_iou + (0.0 if math.isnan(ap50) else ap50)
             row = {"step": self.step, "elapsed_s": elapsed, **dataclasses.asdict(result)}
             self._log_csv("val_log.csv", row)
-            tqdm.write(
-                f"step {self.step}: mask IoU {result.mean_mask_iou:.3f}, "
-                f"AP50 {result.detection_ap50:.3f}"
-            )
-            score = result.mean_mask_iou + (
-                0.0 if math.isnan(result.detection_ap50) else result.detection_ap50
-            )
+            tqdm.write(f"step {self.step}: {message}")
             if score > self.best_score:
                 self.best_score = score
                 save_pretrained(self.model, self.output_dir / "best")
