@@ -39,10 +39,10 @@ def test_the_same_clip_at_four_frame_sizes_gives_the_same_boxes_up_to_scale():
     of the object's size (objects of 12-20 px keep every window above the 48 px minimum), so the
     model sees the same window content at every size, up to resampling: bilinear upsampling
     here, area-averaged downsampling into the 224 px model input there. The tolerance, IoU >=
-    0.6 with the 128 px track on every frame, allows the box to move by about one cell of the
-    64-cell mask at the 4x-object window (1/16 of the object's side on each edge) plus the
-    resampling's blur at the object's border; a whole-frame model fails it (the object is 9 to
-    100 px in its input)."""
+    0.8 with the 128 px track on every frame, allows each box edge to move by about one cell of
+    the 64-cell mask (a window is 4x the object, so a cell is 1/16 of the object's side: IoU
+    about 0.88 for one cell on every edge); measured with the bundled model: 0.93 or more. A
+    whole-frame model fails it (the object is 9 to 100 px in its input)."""
     predictor = SAM2EnhancedVideoPredictor.from_pretrained()
     cfg = SyntheticVideoConfig(
         num_frames=6, min_object_size=12, max_object_size=20, max_objects=1, prob_exit=0.0
@@ -61,4 +61,4 @@ def test_the_same_clip_at_four_frame_sizes_gives_the_same_boxes_up_to_scale():
     assert not np.isnan(reference).any()
     for side in SIDES[1:]:
         ious = [box_iou(reference[t], tracks[side][t]) for t in range(1, len(reference))]
-        assert min(ious) >= 0.6, (side, ious)
+        assert min(ious) >= 0.8, (side, ious)
