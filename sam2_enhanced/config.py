@@ -173,7 +173,7 @@ class SearchWindowConfig:
     min_side: float = 48.0  # smallest window side in video pixels
     max_side_frac: float = 1.0  # largest window side as a fraction of the frame's longer side
     click_side_frac: float = 0.25  # window side for click-only prompts, fraction of sqrt(H * W)
-    motion_model: str = "constant_velocity"  # "constant_velocity" or "static" window centre
+    motion_model: str = "static"  # window centre: "static" (last box) or "constant_velocity"
     velocity_momentum: float = 0.5  # smoothing of the velocity estimate (0: last step only)
     lost_growth: float = 1.5  # window side factor per frame the object is judged absent
     keep_main_component: bool = True  # an object's mask keeps only its best connected part
