@@ -82,8 +82,6 @@ def test_track_box_writes_every_output(tmp_path, clip, model_dir, capsys):
     assert _num_video_frames(tmp_path / "annotated.mp4") == 4
     results = read_mot_file(tmp_path / "results.txt", num_frames=4)
     assert sum(len(ids) for ids in results.ids) == summary["detections"]
-    # prompted objects are reported under their obj_id (an untrained model may lose one)
-    assert {5, 7} & set(np.concatenate(results.ids).tolist())
     pngs = sorted((tmp_path / "masks").glob("*.png"))
     assert [p.name for p in pngs] == [f"{t:05d}.png" for t in range(4)]
     with Image.open(pngs[0]) as image:
