@@ -178,8 +178,6 @@ class SearchWindowConfig:
     lost_growth: float = 1.5  # window side factor per frame the object is judged absent
     keep_main_component: bool = True  # an object's mask keeps only its best connected part
     # (scattered false positives and look-alikes would move and grow its window)
-    previous_box_prompt: bool = False  # tracked frames also get a box prompt: the object's
-    # last box moved by its velocity (none while it is lost); False: memory + centre click only
     centre_prior: float = 0.5  # weight of a Hann window in choosing that part (0: highest
     # probability anywhere; 1: only parts near the window's centre count)
 

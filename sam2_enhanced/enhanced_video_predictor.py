@@ -447,7 +447,7 @@ class SAM2EnhancedVideoPredictor:
         previous = self.previous_logits(state, tracked, frame_idx + (1 if reverse else -1), windows)
         out = self.model.track_step(
             features,
-            self.tracking_prompts([state.objects[obj_id].motion for obj_id in tracked], windows),
+            None,
             memories,
             state.bank.read_scene(),
             previous_logits=previous,
@@ -476,25 +476,6 @@ class SAM2EnhancedVideoPredictor:
         if small is not None:
             state.last_frame_small = small
         return self.frame_output(state, frame_idx, out.detections, update_tracks=True)
-
-    def tracking_prompts(
-        self, motions: list[ObjectMotion], windows: Tensor
-    ) -> ObjectPrompts | None:
-        """With ``search_window.previous_box_prompt``: a box prompt per tracked object at its
-        predicted box (O, 2, 2 corners in window pixels); objects judged lost get none."""
-        if not (self.windows.enabled and self.config.search_window.previous_box_prompt):
-            return None
-        num_objects = len(motions)
-        if num_objects == 0:
-            return None
-        corners = self.windows.predicted_boxes(motions).reshape(num_objects, 2, 2)
-        coords = to_window_coords(corners, windows, self.image_size).to(self.device)
-        lost = torch.tensor([m.lost_frames > 0 for m in motions], device=self.device)
-        labels = torch.tensor([[2, 3]], dtype=torch.int32, device=self.device).repeat(
-            num_objects, 1
-        )
-        labels[lost] = -1  # padding: tracked from memory alone
-        return ObjectPrompts(point_coords=coords, point_labels=labels)
 
     def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
         """``track_step``'s ``objects`` / ``object_windows`` for windows (O, 4) on a frame:

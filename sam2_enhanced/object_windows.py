@@ -111,17 +111,6 @@ class WindowPlanner:
             lost_growth=self.cfg.lost_growth,
         )
 
-    def predicted_boxes(self, motions: list[ObjectMotion]) -> Tensor:
-        """(O, 4) each object's box on the next frame: its last box moved by its velocity."""
-        if not motions:
-            return torch.zeros(0, 4)
-        boxes = torch.stack([m.box_xyxy for m in motions])  # (O, 4)
-        if self.cfg.motion_model == "constant_velocity":
-            steps = torch.tensor([m.lost_frames + 1.0 for m in motions])[:, None]  # (O, 1)
-            shift = torch.stack([m.velocity_xy for m in motions]) * steps  # (O, 2)
-            boxes = boxes + shift.repeat(1, 2)
-        return boxes
-
     def window_images(self, frame: Tensor, windows_xyxy: Tensor) -> Tensor:
         """(3, H, W) uint8 frame -> (O, 3, S, S) float window images in [0, 1]."""
         return crop_windows(frame, windows_xyxy, self.image_size) / 255.0
