@@ -179,7 +179,7 @@ class SearchWindowConfig:
     keep_main_component: bool = True  # an object's mask keeps only its best connected part
     # (scattered false positives and look-alikes would move and grow its window)
     centre_prior: float = 0.5  # weight of a Hann window in choosing that part (0: highest
-    # probability anywhere; 1: only parts near the window's centre count)
+    # probability anywhere; 1: only parts near the window's centre count; 0 without windows)
 
     def __post_init__(self) -> None:
         if self.motion_model not in MOTION_MODELS:

@@ -549,8 +549,9 @@ class SAM2EnhancedVideoPredictor:
         """An object's output on a frame: (1, m, m) logits over ``window_xyxy`` (4,)."""
         window = window_xyxy.detach().float().cpu()
         window_cfg = self.config.search_window
-        if window_cfg.keep_main_component:
-            mask_logits = main_component(mask_logits, NO_OBJ_SCORE, window_cfg.centre_prior)
+        if window_cfg.keep_main_component:  # the centre prior only means something in a window
+            prior = window_cfg.centre_prior if self.windows.enabled else 0.0
+            mask_logits = main_component(mask_logits, NO_OBJ_SCORE, prior)
         return FrameResult(
             mask_logits=self.to_storage(state, mask_logits.clone()),
             object_score_logits=self.to_storage(state, score.clone()),

@@ -135,3 +135,17 @@ def test_mask_prompt_of_another_size_is_refused(predictor, video):
     state = predictor.init_state(video)
     with pytest.raises(ValueError, match="video's size"):
         predictor.add_new_mask(state, 0, 1, np.ones((H + 1, W), dtype=bool))
+
+
+@pytest.mark.parametrize(("use_windows", "kept"), [(True, "centre"), (False, "corner")])
+def test_kept_mask_part_uses_the_centre_prior_only_in_windows(video, use_windows, kept):
+    predictor = make_predictor(use_search_window=use_windows)
+    state = predictor.init_state(video)
+    m = predictor.model.mask_size
+    logits = torch.full((1, m, m), -5.0)
+    logits[0, :3, -3:] = 9.0  # a confident part in the corner
+    logits[0, m // 2 - 1 : m // 2 + 1, m // 2 - 1 : m // 2 + 1] = 4.0  # a weaker one at the centre
+    result = predictor.keep_result(state, logits, torch.ones(1), torch.tensor([0, 0, 64, 64.0]))
+    centre = result.mask_logits[0, m // 2, m // 2] > 0
+    corner = result.mask_logits[0, 0, -1] > 0
+    assert (centre, corner) == ((True, False) if kept == "centre" else (False, True))
