@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor
 
+from sam2_enhanced.box_ops import masks_to_boxes_xyxy
+
 
 def _check_finite_boxes(boxes_xyxy: Tensor, name: str) -> None:
     if boxes_xyxy.ndim != 2 or boxes_xyxy.shape[1] != 4:
@@ -251,15 +253,9 @@ def next_windows(
 
 
 def mask_boxes(masks: Tensor) -> list[Tensor | None]:
-    """(N, H, W) bool masks -> per mask its tight box (4,) in pixels, or None when empty."""
-    boxes: list[Tensor | None] = []
-    for mask in masks:
-        ys, xs = torch.nonzero(mask, as_tuple=True)
-        if ys.numel() == 0:
-            boxes.append(None)
-            continue
-        boxes.append(torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float())  # (4,)
-    return boxes
+    """(N, H, W) bool masks -> per mask its tight box (4,) in pixels (``box_ops`` convention:
+    exclusive ``x1``/``y1``), or None when empty."""
+    return [None if box.isnan().any() else box for box in masks_to_boxes_xyxy(masks)]
 
 
 def main_component(mask_logits: Tensor, fill: float, centre_prior: float = 0.0) -> Tensor:

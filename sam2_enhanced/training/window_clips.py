@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.config import SearchWindowConfig
 from sam2_enhanced.data.clip_dataset import ClipSample, SyntheticClipDataset
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
@@ -103,11 +104,7 @@ def crop_clip(
         [crop_windows(m, w[None], side) for m, w in zip(masks, windows_xyxy, strict=True)]
     )  # (T, O, S, S)
     masks = (masks > 0.5).float()
-    boxes = torch.zeros(len(crops), masks.shape[1], 4)
-    for t in range(len(crops)):
-        for o, box in enumerate(mask_boxes(masks[t] > 0)):
-            if box is not None:
-                boxes[t, o] = box
+    boxes = masks_to_boxes_xyxy(masks > 0).nan_to_num(0.0)  # (T, O, 4)
     in_window = (masks.flatten(2) > 0).any(dim=2).float()  # (T, O)
     return crops, masks, boxes, in_window
 
