@@ -20,6 +20,7 @@ from sam2_enhanced.modeling.search_window import (
     mask_boxes,
     next_windows,
     square_windows,
+    to_frame_coords,
     windows_around_boxes,
 )
 
@@ -125,7 +126,5 @@ def box_in_frame(mask_logits: Tensor, window_xyxy: Tensor) -> Tensor | None:
     box = mask_boxes(mask_logits.detach().float().cpu() > 0)[0]
     if box is None:
         return None
-    size = mask_logits.shape[-1]
-    window = window_xyxy.float().cpu()
-    scale = (window[2:] - window[:2]) / size  # (2,) video pixels per mask cell
-    return box * scale.repeat(2) + window[:2].repeat(2)
+    corners = box.view(1, 2, 2)  # (1, 2, 2) in mask cells
+    return to_frame_coords(corners, window_xyxy.float().cpu()[None], mask_logits.shape[-1]).view(4)

@@ -26,6 +26,7 @@ from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, EncoderOutput
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention, MemoryTokens
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput, SamMaskHead
+from sam2_enhanced.modeling.search_window import to_frame_coords
 
 
 class ObjectMemoryView(Protocol):
@@ -287,9 +288,9 @@ class SAM2EnhancedBase(nn.Module):
         )
         obj_boxes = self.object_boxes(masks.mask_logits.detach())  # (O, 4) over each input
         frame_boxes_xyxy = cxcywh_to_xyxy(obj_boxes)
-        if object_windows is not None:
-            origin, size = object_windows[:, :2], object_windows[:, 2:] - object_windows[:, :2]
-            frame_boxes_xyxy = frame_boxes_xyxy * size.repeat(1, 2) + origin.repeat(1, 2)
+        if object_windows is not None:  # fractions of each window -> fractions of the frame
+            corners = frame_boxes_xyxy.view(-1, 2, 2)  # (O, 2, 2)
+            frame_boxes_xyxy = to_frame_coords(corners, object_windows, 1).view(-1, 4)
         iou, _ = box_iou(frame_boxes_xyxy, cxcywh_to_xyxy(det_boxes))  # (O, N)
         best = iou.argmax(dim=1) if iou.shape[1] else None
         obj_probs = (
