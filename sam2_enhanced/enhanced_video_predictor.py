@@ -491,13 +491,7 @@ class SAM2EnhancedVideoPredictor:
 
     def motion_from(self, result: FrameResult) -> ObjectMotion:
         """Motion of an object seen as ``result`` (its window's centre when its mask is empty)."""
-        box = result.box_xyxy
-        if box is None:
-            window = result.window_xyxy
-            centre = (window[:2] + window[2:]) / 2
-            half = (window[2:] - window[:2]) / (2 * self.config.search_window.search_scale)
-            box = torch.cat([centre - half, centre + half])
-        return ObjectMotion.start(box)
+        return self.windows.motion_from(result.box_xyxy, result.window_xyxy)
 
     def previous_logits(
         self, state: VideoState, obj_ids: list[int], frame_idx: int, windows: Tensor

@@ -116,6 +116,15 @@ class WindowPlanner:
         """(3, H, W) uint8 frame -> (O, 3, S, S) float window images in [0, 1]."""
         return crop_windows(frame, windows_xyxy, self.image_size) / 255.0
 
+    def motion_from(self, box_xyxy: Tensor | None, window_xyxy: Tensor) -> ObjectMotion:
+        """Motion of an object first seen as ``box_xyxy`` (4,) in ``window_xyxy`` (4,): when its
+        mask is empty (None), the box the window was made around (its centre, side / scale)."""
+        if box_xyxy is None:
+            centre = (window_xyxy[:2] + window_xyxy[2:]) / 2
+            half = (window_xyxy[2:] - window_xyxy[:2]) / (2 * self.cfg.search_scale)
+            box_xyxy = torch.cat([centre - half, centre + half])
+        return ObjectMotion.start(box_xyxy)
+
     def update(self, motion: ObjectMotion, box_xyxy: Tensor | None) -> None:
         """Record an object's box (None: judged absent) on the frame just tracked."""
         motion.update(box_xyxy, self.cfg.velocity_momentum)

@@ -7,6 +7,8 @@ import torch
 from sam2_enhanced.modeling.search_window import (
     ObjectMotion,
     crop_windows,
+    fit_inside,
+    grow_windows,
     main_component,
     mask_boxes,
     next_windows,
@@ -150,3 +152,40 @@ def test_centre_prior_prefers_the_part_near_the_centre():
     assert (main_component(logits, -100.0, centre_prior=0.0)[0, 7:9, 7:9] == -100).all()
     kept = main_component(logits, -100.0, centre_prior=0.5)
     assert (kept[0, 7:9, 7:9] == 4).all() and (kept[0, 0:3, 13:16] == -100).all()
+
+
+@pytest.mark.parametrize(
+    "window, factor, expected",
+    [
+        ([10.0, 20.0, 30.0, 40.0], 2.0, [0.0, 10.0, 40.0, 50.0]),
+        ([10.0, 20.0, 30.0, 40.0], 1.0, [10.0, 20.0, 30.0, 40.0]),
+        ([-5.0, -5.0, 5.0, 5.0], 3.0, [-15.0, -15.0, 15.0, 15.0]),
+    ],
+)
+def test_grow_windows_keeps_the_centre(window, factor, expected):
+    grown = grow_windows(torch.tensor([window]), factor)
+    assert grown[0].tolist() == expected
+
+
+@pytest.mark.parametrize("factor", [0.0, -1.0])
+def test_grow_windows_rejects_non_positive_factors(factor):
+    with pytest.raises(ValueError, match="factor must be > 0"):
+        grow_windows(torch.tensor([[0.0, 0.0, 4.0, 4.0]]), factor)
+
+
+@pytest.mark.parametrize(
+    "window, region, expected",
+    [
+        ([10.0, 10.0, 20.0, 20.0], [0.0, 0.0, 40.0, 40.0], [10.0, 10.0, 20.0, 20.0]),  # inside
+        ([35.0, -5.0, 45.0, 5.0], [0.0, 0.0, 40.0, 40.0], [30.0, 0.0, 40.0, 10.0]),  # shifted
+        ([-10.0, -10.0, 70.0, 70.0], [0.0, 0.0, 40.0, 40.0], [0.0, 0.0, 40.0, 40.0]),  # shrunk
+    ],
+)
+def test_fit_inside_shifts_and_shrinks_into_the_region(window, region, expected):
+    fitted = fit_inside(torch.tensor([window]), torch.tensor([region]))
+    assert fitted[0].tolist() == expected
+
+
+def test_fit_inside_rejects_nan():
+    with pytest.raises(ValueError, match="finite"):
+        fit_inside(torch.tensor([[0.0, 0.0, float("nan"), 4.0]]), torch.tensor([[0.0] * 4]))

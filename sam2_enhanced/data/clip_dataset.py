@@ -36,6 +36,9 @@ class ClipSample:
     trackable: torch.Tensor | None = None  # (O,) bool objects that may be prompted (None: all)
     windows_xyxy: torch.Tensor | None = None  # (T, 4) video pixels each frame was cut from
     # (search-window clips; None: frames are whole video frames)
+    context_xyxy: torch.Tensor | None = None  # (T, 4) video pixels the frames were cut from when
+    # larger than their windows (drift training: the window is cut from them during the step)
+    video_hw: tuple[int, int] | None = None  # (H, W) of the video the windows were cut from
     box_only: bool = False  # masks are filled boxes (box-annotated real video), not true masks
     exhaustive: bool = True  # every object on the frames is labelled (False: only the target
     # is, as in real single-object video; the detection set loss is skipped for the clip)
@@ -59,6 +62,9 @@ class ClipBatch:
     seeds: list[int]  # (B,) video seeds
     trackable: torch.Tensor  # (B, O) bool, objects that may be prompted and tracked
     windows_xyxy: torch.Tensor | None = None  # (B, T, 4) windows of search-window clips
+    context_xyxy: torch.Tensor | None = None  # (B, T, 4) regions frames were cut from (None:
+    # the windows themselves)
+    video_hw: torch.Tensor | None = None  # (B, 2) int64 video sizes of search-window clips
     box_only: torch.Tensor | None = None  # (B,) bool, clip's masks are filled boxes (None: all
     # False)
     exhaustive: torch.Tensor | None = None  # (B,) bool, every object labelled (None: all True)
@@ -177,17 +183,30 @@ def collate_clips(samples: list[ClipSample]) -> ClipBatch:
         valid=valid,
         seeds=[sample.seed for sample in samples],
         trackable=trackable,
-        windows_xyxy=collate_windows(samples),
+        windows_xyxy=collate_windows(samples, "windows_xyxy"),
+        context_xyxy=collate_windows(samples, "context_xyxy"),
+        video_hw=collate_video_sizes(samples),
         box_only=torch.tensor([sample.box_only for sample in samples]),  # (B,)
         exhaustive=torch.tensor([sample.exhaustive for sample in samples]),  # (B,)
     )
 
 
-def collate_windows(samples: list[ClipSample]) -> torch.Tensor | None:
-    """(B, T, 4) windows of search-window clips, None for whole-frame clips; no mixing."""
-    windows = [sample.windows_xyxy for sample in samples]
+def collate_windows(samples: list[ClipSample], name: str) -> torch.Tensor | None:
+    """(B, T, 4) windows (or contexts: ``name``) of search-window clips, None for whole-frame
+    clips; no mixing."""
+    windows = [getattr(sample, name) for sample in samples]
     if all(w is None for w in windows):
         return None
     if any(w is None for w in windows):
-        raise ValueError("cannot batch search-window clips with whole-frame clips")
+        raise ValueError(f"cannot batch clips with {name} and clips without it")
     return torch.stack(windows)
+
+
+def collate_video_sizes(samples: list[ClipSample]) -> torch.Tensor | None:
+    """(B, 2) video (H, W) of search-window clips, None when no clip names its video size."""
+    sizes = [sample.video_hw for sample in samples]
+    if all(s is None for s in sizes):
+        return None
+    if any(s is None for s in sizes):
+        raise ValueError("cannot batch clips with video_hw and clips without it")
+    return torch.tensor(sizes, dtype=torch.int64)

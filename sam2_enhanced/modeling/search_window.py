@@ -84,6 +84,32 @@ def windows_around_boxes(
     return square_windows(centres, sides, frame_hw, min_side=min_side, max_side_frac=max_side_frac)
 
 
+def grow_windows(windows_xyxy: Tensor, factor: float) -> Tensor:
+    """(N, 4) windows -> (N, 4) windows with the same centres and ``factor`` times the sides,
+    in whole pixels (a training clip's context: room around the window)."""
+    _check_finite_boxes(windows_xyxy, "windows_xyxy")
+    if factor <= 0:
+        raise ValueError(f"factor must be > 0, got {factor}")
+    centres = (windows_xyxy[:, :2] + windows_xyxy[:, 2:]) / 2  # (N, 2)
+    half = ((windows_xyxy[:, 2:] - windows_xyxy[:, :2]) * factor / 2).round().clamp(min=1)
+    low = (centres - half).round()
+    return torch.cat([low, low + 2 * half], dim=1)
+
+
+def fit_inside(windows_xyxy: Tensor, regions_xyxy: Tensor) -> Tensor:
+    """Shrink each window (N, 4) to at most its region's (N, 4) width and height (about its
+    centre), then shift it to lie inside the region -> (N, 4)."""
+    _check_finite_boxes(windows_xyxy, "windows_xyxy")
+    _check_finite_boxes(regions_xyxy, "regions_xyxy")
+    size = torch.minimum(
+        windows_xyxy[:, 2:] - windows_xyxy[:, :2], regions_xyxy[:, 2:] - regions_xyxy[:, :2]
+    )  # (N, 2)
+    centres = (windows_xyxy[:, :2] + windows_xyxy[:, 2:]) / 2
+    low = torch.maximum(centres - size / 2, regions_xyxy[:, :2])
+    low = torch.minimum(low, regions_xyxy[:, 2:] - size).round()
+    return torch.cat([low, low + size.round()], dim=1)
+
+
 def crop_windows(image: Tensor, windows_xyxy: Tensor, out_size: int, fill: float = 0.0) -> Tensor:
     """Crop windows from one image and resize each to ``out_size x out_size``.
 

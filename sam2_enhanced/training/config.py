@@ -92,6 +92,10 @@ class TrainConfig:
     # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
     window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
     window_scale_jitter: float = 0.25  # std of the log window-side scale
+    window_context: float = 1.0  # window clips' frames are cut this many times larger than
+    # their windows, so the step can place windows of its own (needed by prob_drift_window)
+    prob_drift_window: float = 0.0  # share of tracked frames whose window follows the model's
+    # own prediction on the frame before (as the predictor's), not the jittered true box
     real_data_dir: str | None = None  # folder of real sequences (training/real_clips.py layout),
     # relative to the working directory; read in place, never copied into the repository
     real_fraction: float = 0.0  # share of training clips cut from real_data_dir (needs windows)
@@ -106,7 +110,13 @@ class TrainConfig:
         for name in ("warmup_steps", "val_interval", "num_val_videos", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
-        probabilities = ("prob_mask_prompt", "prob_box_prompt", "prob_corrective", "min_lr_ratio")
+        probabilities = (
+            "prob_mask_prompt",
+            "prob_box_prompt",
+            "prob_corrective",
+            "min_lr_ratio",
+            "prob_drift_window",
+        )
         for name in (*probabilities, "focal_alpha", "mask_focal_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -139,6 +149,14 @@ class TrainConfig:
         if self.box_projection_weight < 0:
             raise ValueError(
                 f"train.box_projection_weight must be >= 0, got {self.box_projection_weight}"
+            )
+        if self.window_context < 1:
+            raise ValueError(f"train.window_context must be >= 1, got {self.window_context}")
+        if self.prob_drift_window > 0 and (not self.use_windows or self.window_context <= 1):
+            raise ValueError(
+                "train.prob_drift_window > 0 needs train.use_windows: true and "
+                "train.window_context > 1 (room to cut a window of the model's own), got "
+                f"use_windows={self.use_windows} and window_context={self.window_context}"
             )
         if min(self.window_frame_sides) < 16:
             raise ValueError(

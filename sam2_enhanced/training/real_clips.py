@@ -34,7 +34,12 @@ from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.frames import list_image_files, read_image_rgb
 from sam2_enhanced.data.readers_davis import read_label_map
 from sam2_enhanced.data.readers_sot import read_sot_sequence
-from sam2_enhanced.training.window_clips import crop_clip, fill_missing_boxes, follow_windows
+from sam2_enhanced.training.window_clips import (
+    context_of,
+    crop_clip,
+    fill_missing_boxes,
+    follow_windows,
+)
 
 REAL_CLASS_ID = 0  # class id of every real target; no loss reads it (detection loss is skipped)
 LAYOUT = (
@@ -116,6 +121,8 @@ class RealWindowClipDataset(Dataset):
         centre_jitter: largest window-centre shift, a fraction of the target's size.
         scale_jitter: std of the log window-side scale.
         max_stride: frame strides are drawn from 1..max_stride.
+        context_scale: frames are cut this many times larger than their windows (see
+            :class:`~sam2_enhanced.training.window_clips.WindowClipDataset`).
     """
 
     def __init__(
@@ -130,6 +137,7 @@ class RealWindowClipDataset(Dataset):
         centre_jitter: float,
         scale_jitter: float,
         max_stride: int = 1,
+        context_scale: float = 1.0,
     ) -> None:
         if num_items < 0 or clip_len < 1 or max_stride < 1:
             raise ValueError(
@@ -151,6 +159,8 @@ class RealWindowClipDataset(Dataset):
         self.centre_jitter = centre_jitter
         self.scale_jitter = scale_jitter
         self.max_stride = max_stride
+        context_of(torch.zeros(0, 4), image_size, context_scale)  # validates the scale
+        self.context_scale = context_scale
 
     def __len__(self) -> int:
         return self.num_items
@@ -191,8 +201,9 @@ class RealWindowClipDataset(Dataset):
             scale_jitter=self.scale_jitter,
             rng=rng,
         )
+        contexts, side = context_of(windows, self.image_size, self.context_scale)
         crops, window_masks, window_boxes, in_window = crop_clip(
-            frames, masks[:, None].to(torch.uint8), windows, self.image_size
+            frames, masks[:, None].to(torch.uint8), contexts, side
         )
         present = torch.from_numpy(sequence.present[frame_ids]).float()[:, None]  # (T, 1)
         return ClipSample(
@@ -205,6 +216,8 @@ class RealWindowClipDataset(Dataset):
             seed=index,
             trackable=torch.ones(1, dtype=torch.bool),
             windows_xyxy=windows,
+            context_xyxy=None if self.context_scale == 1 else contexts,
+            video_hw=frame_hw,
             box_only=sequence.mask_files is None,
             exhaustive=False,
         )

@@ -28,7 +28,10 @@ from sam2_enhanced.modeling.sam2_base_enhanced import (
 )
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import remap_logits
+from sam2_enhanced.object_windows import WindowPlanner
+from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames, FrameTruth
 from sam2_enhanced.training.config import TrainConfig
+from sam2_enhanced.training.drift_windows import DriftWindows
 from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
 from sam2_enhanced.training.matcher import HungarianMatcher
 from sam2_enhanced.training.prompts import choose_prompt, corrective_clicks, first_frame_prompts
@@ -223,12 +226,16 @@ class SequenceLoss(nn.Module):
             generator: CPU generator for object subsets and prompts.
         """
         num_clips, num_frames = batch.frames.shape[:2]
-        images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)  # (B*T, 3, S, S)
-        frames = split_frames(self.model.encode_image(images))
-        total = images.new_zeros(())
+        if batch.context_xyxy is None:  # every frame's input is known: encode them in one batch
+            images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)
+            frames = split_frames(self.model.encode_image(images))  # B*T inputs (S x S)
+        total = batch.frames.new_zeros(())
         terms = dict.fromkeys(LOSS_TERMS, 0.0)
         for b in range(num_clips):
-            clip_frames = frames[b * num_frames : (b + 1) * num_frames]
+            if batch.context_xyxy is None:
+                clip_frames = EncodedFrames(frames[b * num_frames : (b + 1) * num_frames], batch, b)
+            else:
+                clip_frames = ContextFrames(self.model, batch, b)
             clip_total, clip_terms = self.clip_loss(batch, b, clip_frames, generator)
             total = total + clip_total / num_clips
             for name, value in clip_terms.items():
@@ -251,14 +258,35 @@ class SequenceLoss(nn.Module):
         picks = torch.randperm(num_frames - 1, generator=generator)[:count] + 1
         return set(picks.tolist())
 
+    def drift_windows(
+        self, batch: ClipBatch, b: int, frames: EncodedFrames | ContextFrames, num_objects: int
+    ) -> DriftWindows | None:
+        """Clip ``b``'s windows that follow the model (``train.prob_drift_window``), or None:
+        only for window clips with context and one tracked target."""
+        if (
+            self.cfg.prob_drift_window == 0
+            or not isinstance(frames, ContextFrames)
+            or num_objects != 1
+        ):
+            return None
+        return DriftWindows(
+            WindowPlanner(self.model.config.search_window, self.model.image_size),
+            self.cfg.prob_drift_window,
+            batch.context_xyxy[b],
+            tuple(batch.video_hw[b].tolist()),
+        )
+
     def clip_loss(
-        self, batch: ClipBatch, b: int, frames: list[EncoderOutput], generator: torch.Generator
+        self,
+        batch: ClipBatch,
+        b: int,
+        frames: EncodedFrames | ContextFrames,
+        generator: torch.Generator,
     ) -> tuple[Tensor, dict[str, float]]:
-        """Run clip ``b`` (its T encoded frames) frame by frame; returns (loss, loss terms)."""
+        """Run clip ``b`` (its T frames) frame by frame; returns (loss, loss terms)."""
         cfg, bank_cfg = self.cfg, self.model.config.memory_bank
         num_frames = len(frames)
         objects = self.tracked_objects(batch, b, generator)
-        gt_masks = batch.masks[b][:, objects]  # (T, O, H, W)
         choice = choose_prompt(
             prob_mask=cfg.prob_mask_prompt,
             prob_box=cfg.prob_box_prompt,
@@ -266,17 +294,27 @@ class SequenceLoss(nn.Module):
             generator=generator,
         )
         correct_at = self.corrective_frames(num_frames, generator)
+        drift = self.drift_windows(batch, b, frames, len(objects))
         histories = [ObjectHistory.from_config(bank_cfg) for _ in objects]
         scene = SceneHistory(bank_cfg.num_scene_frames)
-        total = frames[0].features.new_zeros(())
+        total = batch.frames.new_zeros(())
         terms: dict[str, float] = defaultdict(float)
-        previous = None  # (O, 1, m, m) mask logits of the frame before (its centre prompt)
-        for t, frame in enumerate(frames):
+        previous, previous_window = None, None  # (O, 1, m, m) logits of the frame before
+        for t in range(num_frames):
+            frame = frames(t, drift.window(t, generator) if drift else None)
+            gt_masks = frame.truth.masks[objects]  # (O, S, S)
+            if previous is not None and frame.window_xyxy is not None:
+                previous = remap_logits(
+                    previous,
+                    previous_window.expand(len(objects), -1),
+                    frame.window_xyxy[None].expand(len(objects), -1),
+                    NO_OBJ_SCORE,
+                )  # over this frame's window, as the predictor hands it on
             memories = [h.readout(t) for h in histories]
             prompts = None
             if t == 0 and len(objects):
                 prompts = first_frame_prompts(
-                    gt_masks[0],
+                    gt_masks,
                     choice,
                     image_size=self.model.image_size,
                     mask_size=self.model.mask_size,
@@ -285,9 +323,9 @@ class SequenceLoss(nn.Module):
                     generator=generator,
                 )
             elif t in correct_at and len(objects):
-                prompts = self.correction(frame, memories, previous, gt_masks[t], generator)
+                prompts = self.correction(frame.encoded, memories, previous, gt_masks, generator)
             out = self.model.track_step(
-                frame,
+                frame.encoded,
                 prompts,
                 memories,
                 scene.read(),
@@ -297,15 +335,10 @@ class SequenceLoss(nn.Module):
             )
             if out.masks is not None:
                 previous = out.masks.mask_logits.detach()
-                if batch.windows_xyxy is not None and t + 1 < num_frames:
-                    windows = batch.windows_xyxy[b, t : t + 2, None]  # (2, 1, 4)
-                    previous = remap_logits(
-                        previous,
-                        windows[0].expand(len(objects), -1),
-                        windows[1].expand(len(objects), -1),
-                        NO_OBJ_SCORE,
-                    )  # over the next frame's window, as the predictor hands it on
-            frame_terms = self.frame_losses(out, batch, b, t, gt_masks[t])
+                previous_window = frame.window_xyxy[None] if frame.window_xyxy is not None else None
+                if drift:
+                    drift.follow(out.masks, frame.window_xyxy)
+            frame_terms = self.frame_losses(out, batch, b, frame.truth, gt_masks)
             total = total + frame_terms.pop("total") / num_frames
             for name, value in frame_terms.items():
                 terms[name] += float(value) / num_frames
@@ -319,9 +352,10 @@ class SequenceLoss(nn.Module):
         return total, terms
 
     def frame_losses(
-        self, out: TrackStepOutput, batch: ClipBatch, b: int, t: int, gt_masks: Tensor
+        self, out: TrackStepOutput, batch: ClipBatch, b: int, truth: FrameTruth, gt_masks: Tensor
     ) -> dict[str, Tensor]:
-        """Detection and mask losses of frame ``t`` of clip ``b``: "total" plus named terms.
+        """Detection and mask losses of one frame of clip ``b`` (its ground truth ``truth``, the
+        tracked objects' masks ``gt_masks`` (O, S, S)): "total" plus named terms.
 
         Clips not labelled exhaustively (real single-object video: only the target has a box)
         get no detection set loss: every unlabelled object a query found would be pushed to
@@ -330,9 +364,8 @@ class SequenceLoss(nn.Module):
         """
         terms = {"total": gt_masks.new_zeros(())}
         if batch.exhaustive is None or bool(batch.exhaustive[b]):
-            height, width = batch.frames.shape[-2:]
             labels, boxes = detection_targets(
-                batch.boxes_xyxy[b, t], batch.visibility[b, t], batch.class_ids[b], (height, width)
+                truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
             )
             det = self.set_criterion(out.detections, labels, boxes)
             terms["total"] = det.total

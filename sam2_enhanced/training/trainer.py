@@ -184,6 +184,7 @@ class Trainer:
             window=self.model.config.search_window,
             centre_jitter=self.cfg.window_centre_jitter,
             scale_jitter=self.cfg.window_scale_jitter,
+            context_scale=self.cfg.window_context,
         )
         synthetic = WindowClipDataset(
             self.cfg.num_train_videos,

@@ -25,7 +25,12 @@ from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.config import SearchWindowConfig
 from sam2_enhanced.data.clip_dataset import ClipSample, SyntheticClipDataset
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
-from sam2_enhanced.modeling.search_window import crop_windows, mask_boxes, windows_around_boxes
+from sam2_enhanced.modeling.search_window import (
+    crop_windows,
+    grow_windows,
+    mask_boxes,
+    windows_around_boxes,
+)
 
 
 def jitter_boxes(
@@ -109,6 +114,16 @@ def crop_clip(
     return crops, masks, boxes, in_window
 
 
+def context_of(windows_xyxy: torch.Tensor, side: int, context_scale: float):
+    """Where a clip's frames are cut from: (T, 4) regions ``context_scale`` times its windows
+    (T, 4) (the windows themselves at 1) and their side in pixels, ``side * context_scale``."""
+    if context_scale < 1:
+        raise ValueError(f"context_scale must be >= 1, got {context_scale}")
+    if context_scale == 1:
+        return windows_xyxy, side
+    return grow_windows(windows_xyxy, context_scale), int(round(side * context_scale))
+
+
 class WindowClipDataset(Dataset):
     """Synthetic clips cut into one target's search windows (see the module docstring).
 
@@ -123,6 +138,9 @@ class WindowClipDataset(Dataset):
         frame_sizes: (height, width) choices of the rendered video.
         centre_jitter: largest window-centre shift, a fraction of the target's size.
         scale_jitter: std of the log window-side scale.
+        context_scale: frames are cut ``context_scale`` times larger than their windows (at
+            ``S * context_scale`` px), so the training step can place a window of its own (from
+            the model's previous prediction) around them; 1: frames are the windows.
     """
 
     def __init__(
@@ -137,6 +155,7 @@ class WindowClipDataset(Dataset):
         frame_sizes: list[tuple[int, int]],
         centre_jitter: float,
         scale_jitter: float,
+        context_scale: float = 1.0,
     ) -> None:
         if not frame_sizes:
             raise ValueError("frame_sizes must hold at least one (height, width)")
@@ -157,6 +176,8 @@ class WindowClipDataset(Dataset):
         self.window = window
         self.centre_jitter = centre_jitter
         self.scale_jitter = scale_jitter
+        context_of(torch.zeros(0, 4), image_size, context_scale)  # validates the scale
+        self.context_scale = context_scale
 
     def __len__(self) -> int:
         return len(self.videos[0])
@@ -181,14 +202,17 @@ class WindowClipDataset(Dataset):
         return self.crop(video, windows, target)
 
     def crop(self, video: ClipSample, windows: torch.Tensor, target: int | None) -> ClipSample:
-        """Cut each frame (and every object's mask) to its window (T, 4) at S x S."""
-        side = self.image_size
+        """Cut each frame (and every object's mask) to its window (T, 4) at S x S, or to the
+        window's context (``context_scale``)."""
         height, width = video.frames.shape[-2:]
         if target is None:
             windows = torch.tensor([[0.0, 0.0, float(width), float(height)]]).repeat(
                 len(video.frames), 1
             )
-        frames, masks, boxes, in_window = crop_clip(video.frames, video.masks, windows, side)
+        contexts, side = context_of(windows, self.image_size, self.context_scale)
+        if target is None:
+            contexts = windows  # detection-only clip: the whole frame, no context to add
+        frames, masks, boxes, in_window = crop_clip(video.frames, video.masks, contexts, side)
         num_objects = masks.shape[1]
         trackable = torch.zeros(num_objects, dtype=torch.bool)
         if target is not None:
@@ -201,6 +225,8 @@ class WindowClipDataset(Dataset):
             visibility=video.visibility * in_window,
             trackable=trackable,
             windows_xyxy=windows,
+            context_xyxy=None if self.context_scale == 1 else contexts,
+            video_hw=(height, width),
         )
 
 
