@@ -236,6 +236,26 @@ def test_grey_videos_have_equal_channels():
     np.testing.assert_array_equal(video.frames[..., 1], video.frames[..., 2])
 
 
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_thermal_videos_are_grey_with_warm_objects_and_the_same_ground_truth(seed):
+    colour = generate_video(seed, PLAIN)
+    thermal = generate_video(seed, plain(prob_thermal=1.0))
+    assert thermal.is_grey and not colour.is_grey
+    np.testing.assert_array_equal(thermal.frames[..., 0], thermal.frames[..., 2])
+    np.testing.assert_array_equal(colour.masks, thermal.masks)
+    np.testing.assert_array_equal(colour.boxes_xyxy, thermal.boxes_xyxy)
+    grey = thermal.frames[0, ..., 0].astype(np.float32)  # (H, W)
+    background = np.median(grey[~thermal.masks[0].any(axis=0)])
+    for mask in thermal.masks[0]:  # each object stands out from the sky (warm or black-hot)
+        assert abs(float(np.median(grey[mask])) - background) > 15
+
+
+def test_thermal_look_does_not_change_other_videos():
+    before = generate_video(5, dataclasses.replace(SyntheticVideoConfig(), prob_thermal=0.0))
+    default = generate_video(5)
+    np.testing.assert_array_equal(before.frames, default.frames)
+
+
 @pytest.mark.parametrize("motion,min_step", [("static", 0.0), ("fast", 3.0)])
 def test_motion_weights_select_the_motion(motion, min_step):
     weights = tuple(float(m == motion) for m in MOTION_TYPES)
@@ -276,6 +296,7 @@ def test_default_video_is_fast():
         ({"motion_weights": (1, -1, 0, 0, 0)}, "motion_weights"),
         ({"prob_occlusion": 1.5}, "prob_occlusion"),
         ({"prob_grey": -0.1}, "prob_grey"),
+        ({"prob_thermal": 2.0}, "prob_thermal"),
         ({"prob_noise": "high"}, "prob_noise"),
         ({"camera_jitter": -1.0}, "camera_jitter"),
         ({"max_clutter_occluders": 65}, "max_clutter_occluders"),

@@ -4,7 +4,8 @@
 classes (:data:`CLASS_NAMES`: drone, bird, vehicle, balloon; 3-40 px by default) moving linearly,
 on curves, erratically or fast, changing scale and appearance, leaving and re-entering the
 frame, passing behind foreground occluders and next to look-alike distractors, under a panning
-and shaking camera, with optional blur, sensor noise and grey frames. The same seed gives
+and shaking camera, with optional blur, sensor noise, grey frames and a thermal-infrared look
+(:mod:`.synthetic_thermal`, off by default). The same seed gives
 byte-identical output; different seeds give different videos.
 
 Ground-truth conventions (all per frame ``t`` and object ``o``):
@@ -38,6 +39,7 @@ from sam2_enhanced.data.synthetic_motion import MOTION_TYPES, camera_path
 from sam2_enhanced.data.synthetic_plan import EXIT_MOTION, ObjectPlan, plan_objects
 from sam2_enhanced.data.synthetic_render import CLASS_NAMES, NUM_CLASSES, render_sprite
 from sam2_enhanced.data.synthetic_scene import render_background, render_occluders
+from sam2_enhanced.data.synthetic_thermal import thermal_frames
 
 __all__ = [
     "CLASS_NAMES",
@@ -50,7 +52,17 @@ __all__ = [
     "masks_to_boxes_xyxy",
 ]
 
-_STREAMS = ("objects", "background", "camera", "occluders", "decisions", "blur", "noise")
+# new streams go at the end: SeedSequence.spawn keeps the earlier ones (and old videos) as they were
+_STREAMS = (
+    "objects",
+    "background",
+    "camera",
+    "occluders",
+    "decisions",
+    "blur",
+    "noise",
+    "thermal",
+)
 
 
 @dataclass
@@ -290,6 +302,9 @@ def generate_video(seed: int, cfg: SyntheticVideoConfig | None = None) -> Synthe
     visibility = (masks.sum(axis=(2, 3)) / areas).astype(np.float32)  # (T, O)
     keep = np.flatnonzero(visibility.max(axis=0, initial=0.0) > 0)  # objects ever visible
     masks = masks[:, keep]  # (T, O', H, W)
+    is_thermal = cfg.prob_thermal > 0 and rngs["thermal"].random() < cfg.prob_thermal
+    if is_thermal:
+        frames = thermal_frames(frames, masks, occluded, rngs["thermal"])
     frames_u8, is_grey = _apply_image_effects(frames, rngs, cfg)
     return SyntheticVideo(
         frames=frames_u8,
@@ -301,6 +316,6 @@ def generate_video(seed: int, cfg: SyntheticVideoConfig | None = None) -> Synthe
         is_distractor=np.array([plans[o].is_distractor for o in keep], dtype=bool),
         motion_types=tuple(plans[o].motion for o in keep),
         camera_xy=camera_xy,
-        is_grey=is_grey,
+        is_grey=is_grey or is_thermal,
         seed=int(seed),
     )

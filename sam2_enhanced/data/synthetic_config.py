@@ -17,6 +17,7 @@ _PROBABILITY_FIELDS = (
     "prob_noise",
     "prob_blur",
     "prob_grey",
+    "prob_thermal",
 )
 _NON_NEGATIVE_FLOAT_FIELDS = (
     "camera_max_speed",
@@ -31,7 +32,7 @@ class SyntheticVideoConfig:
     """What a synthetic video contains; every effect can be switched off with its probability.
 
     Probabilities named ``prob_*`` are drawn per object (scale, appearance, occlusion, exit,
-    distractor) or per video (camera, noise, blur, grey). A field with a bad value raises
+    distractor) or per video (camera, noise, blur, grey, thermal). A field with a bad value raises
     ``ValueError`` naming the field.
     """
 
@@ -57,6 +58,7 @@ class SyntheticVideoConfig:
     prob_blur: float = 0.3  # per video: Gaussian (defocus) or linear motion blur
     blur_max_sigma: float = 1.5  # largest blur sigma in pixels (motion blur: ~3x the length)
     prob_grey: float = 0.2  # per video: grey frames (three equal channels)
+    prob_thermal: float = 0.0  # per video: thermal-infrared look (cold sky, warm blobs; grey)
     max_background_shapes: int = 12  # most blobs and lines drawn on the background
 
     def __post_init__(self) -> None:
