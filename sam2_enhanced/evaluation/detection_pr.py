@@ -65,7 +65,8 @@ def precision_recall_curve(
         )
     tp = np.cumsum(pooled.is_tp)  # (D,) over detections sorted by descending score
     count = np.arange(1, len(tp) + 1)
-    last_of_score = np.r_[pooled.scores[1:] != pooled.scores[:-1], True]  # ties end here
+    last_of_score = np.ones(len(tp), dtype=bool)  # the last of each run of tied scores
+    last_of_score[:-1] = pooled.scores[1:] != pooled.scores[:-1]
     tp, count = tp[last_of_score], count[last_of_score]
     precision = tp / np.maximum(count, 1)
     recall = tp / pooled.num_gt
