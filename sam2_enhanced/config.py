@@ -210,6 +210,44 @@ class SearchWindowConfig:
             )
 
 
+MERGE_METRICS = ("iou", "ios")
+
+
+@dataclass
+class DetectionTilesConfig:
+    """Detection on overlapping square tiles of the frame near native resolution (SAHI style,
+    ``modeling/detection_tiles.py``), merged with the whole-frame detections."""
+
+    use_tiles: bool = False  # also detect on tiles (False: the whole frame only, as before)
+    tile_side: int = 224  # tile side in video pixels (each tile is resized to the model input)
+    overlap: float = 0.25  # overlap of neighbouring tiles as a fraction of tile_side
+    max_tiles: int = 16  # most tiles per frame; tiles grow past tile_side to stay within it
+    batch_size: int = 8  # tiles per encoder / detection-branch batch
+    merge_metric: str = "ios"  # duplicate test of the merge: "iou" or "ios" (over the smaller
+    # box; also removes a tile's cut-off part of an object seen whole elsewhere)
+    merge_threshold: float = 0.6  # overlap above which the lower-scoring box of a class is dropped
+
+    def __post_init__(self) -> None:
+        if self.tile_side < 16:
+            raise ValueError(
+                f"detection_tiles.tile_side must be >= 16 video pixels, got {self.tile_side}"
+            )
+        if not 0.0 <= self.overlap < 1.0:
+            raise ValueError(f"detection_tiles.overlap must be in [0, 1), got {self.overlap}")
+        for name in ("max_tiles", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"detection_tiles.{name} must be >= 1, got {getattr(self, name)}")
+        if self.merge_metric not in MERGE_METRICS:
+            raise ValueError(
+                f"detection_tiles.merge_metric must be one of {MERGE_METRICS}, "
+                f"got {self.merge_metric!r}"
+            )
+        if not 0.0 < self.merge_threshold <= 1.0:
+            raise ValueError(
+                f"detection_tiles.merge_threshold must be in (0, 1], got {self.merge_threshold}"
+            )
+
+
 @dataclass
 class ModelConfig:
     """The whole model; only ``build.py`` sees all of it."""
@@ -224,6 +262,7 @@ class ModelConfig:
     memory_bank: MemoryBankConfig = field(default_factory=MemoryBankConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     search_window: SearchWindowConfig = field(default_factory=SearchWindowConfig)
+    detection_tiles: DetectionTilesConfig = field(default_factory=DetectionTilesConfig)
 
     def __post_init__(self) -> None:
         d_model = self.encoder.neck_dim

@@ -45,6 +45,7 @@ from sam2_enhanced.prompt_inputs import (
     check_obj_id,
     check_points,
 )
+from sam2_enhanced.tiled_detection import TiledDetector
 from sam2_enhanced.tracking import DetectionTracker
 from sam2_enhanced.video_state import (
     FrameLoader,
@@ -70,6 +71,7 @@ class SAM2EnhancedVideoPredictor:
         self.config = model.config
         self.signal = get_signal(self.config.memory_bank.significance)
         self.windows = WindowPlanner(self.config.search_window, model.image_size)
+        self.tiles = TiledDetector(self.config.detection_tiles, model)
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
@@ -121,7 +123,7 @@ class SAM2EnhancedVideoPredictor:
             image_size=self.image_size,
             device=torch.device("cpu") if offload_video_to_cpu else self.device,
             async_loading=async_loading_frames,
-            keep_raw=self.windows.enabled,
+            keep_raw=self.windows.enabled or self.tiles.enabled,
         )
         first = loader.get(0)  # fails early on an unreadable first frame
         del first
@@ -281,11 +283,12 @@ class SAM2EnhancedVideoPredictor:
         )
         features = self.encode(state, frame_idx, frame)
         window = prompt.window_xyxy[None]  # (1, 4)
+        scene = state.bank.read_scene()
         out = self.model.track_step(
             features,
             prompts,
             [memory],
-            state.bank.read_scene(),
+            scene,
             multimask_output=single_click,
             **self.window_inputs(state, frame_idx, window),
         )
@@ -297,7 +300,8 @@ class SAM2EnhancedVideoPredictor:
         obj.motion = self.motion_from(result)
         self.store_memory(state, obj, frame_idx, out.memory, 0, is_cond=True, frame=None)
         state.bank.add_scene(frame_idx, self.to_storage(state, out.memory.scene_tokens))
-        output = self.frame_output(state, frame_idx, out.detections, update_tracks=False)
+        detections = self.tiles.add_to(out.detections, state, frame_idx, scene)
+        output = self.frame_output(state, frame_idx, detections, update_tracks=False)
         state.cond_detections[frame_idx] = output[3]
         return output
 
@@ -445,11 +449,12 @@ class SAM2EnhancedVideoPredictor:
             [state.objects[obj_id].motion for obj_id in tracked], video_hw
         )  # (O, 4)
         previous = self.previous_logits(state, tracked, frame_idx + (1 if reverse else -1), windows)
+        scene = state.bank.read_scene()
         out = self.model.track_step(
             features,
             None,
             memories,
-            state.bank.read_scene(),
+            scene,
             previous_logits=previous,
             **self.window_inputs(state, frame_idx, windows),
         )
@@ -475,7 +480,8 @@ class SAM2EnhancedVideoPredictor:
         state.bank.add_scene(frame_idx, self.to_storage(state, out.memory.scene_tokens))
         if small is not None:
             state.last_frame_small = small
-        return self.frame_output(state, frame_idx, out.detections, update_tracks=True)
+        detections = self.tiles.add_to(out.detections, state, frame_idx, scene)
+        return self.frame_output(state, frame_idx, detections, update_tracks=True)
 
     def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
         """``track_step``'s ``objects`` / ``object_windows`` for windows (O, 4) on a frame:

@@ -155,3 +155,13 @@ def test_video_size_parses_width_by_height(text, expected):
             video_size(text)
     else:
         assert video_size(text) == expected
+
+
+def test_tiles_option_adds_a_tiled_case_per_config(capsys):
+    argv = ["--configs", "tiny", "--image-size", "112", "--video-size", "160x96", "--no-upstream"]
+    argv += ["--frames", "4", "--objects", "1", "--warmup", "1", "--threads", "1"]
+    argv += ["--no-isolate", "--tiles"]
+    assert benchmark.main(argv) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert [r[1] for r in rows] == ["tiny", "tiny+tiles"]
+    assert all(float(r[5]) > 0 for r in rows)

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "annotate",
                 "predictor_build",
                 "object_windows",
+                "tiled_detection",
             }
         ),
     ),

@@ -49,6 +49,7 @@ class Case:
     warmup: int  # frames after the prompted one that are not timed
     num_threads: int  # torch intra-op threads
     device: str  # torch device
+    use_tiles: bool = False  # ours: also detect on tiles (model.detection_tiles.use_tiles)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class CaseResult:
     footprint_bytes: int | None  # ours: memory_footprint(state)["total_bytes"]; upstream: None
     peak_rss_bytes: int  # ru_maxrss of the process that ran the case, after the last frame
     rss_before_bytes: int  # its ru_maxrss before the video was opened (imports, model build)
+    use_tiles: bool = False  # ours with detection tiles
 
 
 class StageTimer:
@@ -248,7 +250,9 @@ def run_ours(case: Case) -> Propagation:
 
     cfg = load_config(case.model)
     cfg = dataclasses.replace(
-        cfg, encoder=dataclasses.replace(cfg.encoder, image_size=case.image_size)
+        cfg,
+        encoder=dataclasses.replace(cfg.encoder, image_size=case.image_size),
+        detection_tiles=dataclasses.replace(cfg.detection_tiles, use_tiles=case.use_tiles),
     )
     predictor = build_predictor(cfg, device=case.device)
     model = predictor.model
@@ -296,6 +300,7 @@ def run_case(case: Case) -> CaseResult:
         footprint_bytes=run.footprint_bytes,
         peak_rss_bytes=peak_rss_bytes(),
         rss_before_bytes=run.rss_before_bytes,
+        use_tiles=case.use_tiles,
     )
 
 

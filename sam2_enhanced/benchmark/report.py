@@ -22,10 +22,15 @@ HEADER = (
 )
 
 
+def model_label(r: CaseResult) -> str:
+    """The config's name, ``+tiles`` when detection tiles were on."""
+    return Path(r.model).stem + ("+tiles" if r.use_tiles else "")
+
+
 def result_row(r: CaseResult) -> str:
     stages = " | ".join(f"{r.stage_ms[c]:.1f}" for c in COLUMNS)
     return (
-        f"| {r.method} | {Path(r.model).stem} | {r.image_size} | {r.num_objects} | {r.num_frames} "
+        f"| {r.method} | {model_label(r)} | {r.image_size} | {r.num_objects} | {r.num_frames} "
         f"| {r.frame_ms:.1f} | {stages} | {mib(r.state_bytes)} | {mib(r.footprint_bytes)} "
         f"| {mib(r.peak_rss_bytes)} | {mib(r.rss_before_bytes)} | {r.init_s:.2f} |"
     )
@@ -36,7 +41,7 @@ def ratio_row(ours: CaseResult, up: CaseResult) -> str:
     stages = " | ".join(ratio(ours.stage_ms[c], up.stage_ms[c]) for c in COLUMNS)
     px = f"{ours.image_size}/{up.image_size}"
     return (
-        f"| **ours/upstream** | {Path(ours.model).stem} | {px} | {ours.num_objects} "
+        f"| **ours/upstream** | {model_label(ours)} | {px} | {ours.num_objects} "
         f"| {ours.num_frames} | {ratio(ours.frame_ms, up.frame_ms)} | {stages} "
         f"| {ratio(ours.state_bytes, up.state_bytes)} "
         f"| {ratio(ours.footprint_bytes, up.state_bytes)} "
@@ -62,7 +67,7 @@ def format_growth(results: list[CaseResult]) -> str:
     ratio of the longest video's to the shortest's."""
     groups: dict[tuple[str, str, int], list[CaseResult]] = {}
     for r in results:
-        groups.setdefault((r.method, Path(r.model).stem, r.num_objects), []).append(r)
+        groups.setdefault((r.method, model_label(r), r.num_objects), []).append(r)
     lines = [
         "| method | model | objects | state MiB by frames | last / first "
         "| peak RSS MiB by frames | last / first |",

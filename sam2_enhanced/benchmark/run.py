@@ -127,7 +127,10 @@ def plan_cases(args: argparse.Namespace, folders: dict[int, str], boxes: np.ndar
             }
             if not args.no_upstream:
                 cases.append(Case("upstream", UPSTREAM_CONFIG, args.upstream_image_size, **common))
-            cases.extend(Case("ours", name, args.image_size, **common) for name in args.configs)
+            for name in args.configs:
+                cases.append(Case("ours", name, args.image_size, **common))
+                if args.tiles:
+                    cases.append(Case("ours", name, args.image_size, **common, use_tiles=True))
     return cases
 
 
@@ -219,6 +222,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--video-size",
         type=video_size,
         help="frame size WxH of the synthetic video (default: square, the larger input side)",
+    )
+    parser.add_argument(
+        "--tiles",
+        action="store_true",
+        help="also run each of our configs with detection tiles on (model.detection_tiles)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)

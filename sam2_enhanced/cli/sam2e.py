@@ -1,11 +1,12 @@
 """The ``sam2e`` command line (also ``python -m sam2_enhanced``).
 
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
-clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines) and
-``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line
-on stderr and exit code 2; ``-v`` shows the traceback behind such an error. Each command imports
-its modules (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors
-answer without loading the model code. Progress bars show only when stderr is a terminal.
+clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines),
+``threshold`` (the detection threshold of best F1 on validation videos) and ``bench`` (speed
+and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line on stderr and
+exit code 2; ``-v`` shows the traceback behind such an error. Each command imports its modules
+(the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors answer
+without loading the model code. Progress bars show only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -139,6 +140,29 @@ def _track_parser(sub) -> None:
     _model_args(track)
 
 
+def _threshold_parser(sub) -> None:
+    threshold = sub.add_parser(
+        "threshold",
+        help="choose tracker.det_threshold from a precision-recall curve on validation videos",
+        description="Run the model with no prompt on N generated videos of --split (val by "
+        "default), match its detections to the ground truth at IoU 0.5, print precision, recall "
+        "and F1 over score thresholds and the threshold of best F1; --write stores it in the "
+        "--model folder's config.yaml.",
+    )
+    threshold.add_argument(
+        "--videos", type=positive_int, default=8, help="validation videos (default 8)"
+    )
+    threshold.add_argument("--split", choices=SPLITS, default="val", help="seed range (val)")
+    threshold.add_argument("--max-frames", type=positive_int, default=None, help="frames each")
+    threshold.add_argument(
+        "--floor", type=float, default=0.05, help="lowest score reported (default 0.05)"
+    )
+    threshold.add_argument(
+        "--write", action="store_true", help="write the threshold into --model's config.yaml"
+    )
+    _model_args(threshold)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sam2e`` argument parser (``bench`` is listed here but parsed by the benchmark)."""
     parser = argparse.ArgumentParser(
@@ -181,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-frames", type=int, default=None, help="evaluate the first N frames of each"
     )
     _model_args(evaluate)
+    _threshold_parser(sub)
     sub.add_parser("bench", help="speed and memory benchmark (see `sam2e bench --help`)")
     return parser
 
@@ -273,6 +298,21 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0 if outcome.cases and not outcome.errors else EXIT_FAILED
 
 
+def _run_threshold(args: argparse.Namespace) -> int:
+    from sam2_enhanced.cli.threshold import choose_threshold, threshold_report, write_threshold
+
+    if args.write and args.model is None:
+        raise ValueError("--write needs --model CHECKPOINT_DIR; the bundled model is not modified")
+    predictor = load_predictor(args.model, args.device)
+    choice = choose_threshold(
+        predictor, args.videos, split=args.split, max_frames=args.max_frames, floor=args.floor
+    )
+    print(threshold_report(choice))
+    if args.write:
+        print(f"wrote tracker.det_threshold: {write_threshold(args.model, choice.threshold)}")
+    return 0
+
+
 def _run_bench(bench_argv: list[str]) -> int:
     code = benchmark_main(bench_argv)
     return 0 if code is None else int(code)
@@ -287,7 +327,12 @@ def _bench_args(argv: list[str]) -> list[str] | None:
     return None
 
 
-_COMMANDS = {"track": _run_track, "demo": _run_demo, "eval": _run_eval}
+_COMMANDS = {
+    "track": _run_track,
+    "demo": _run_demo,
+    "eval": _run_eval,
+    "threshold": _run_threshold,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

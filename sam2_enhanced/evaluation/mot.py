@@ -308,28 +308,26 @@ def _match_frame_coco(
     return is_tp, is_ignored
 
 
-def detection_ap(
+@dataclass
+class PooledMatches:
+    """Detections of all frames pooled and sorted by score, each marked TP or FP."""
+
+    scores: np.ndarray  # (D,) descending confidences of the scored (non-ignored) detections
+    is_tp: np.ndarray  # (D,) bool: matched to a non-ignored GT box at the IoU threshold
+    num_gt: int  # non-ignored GT boxes over all frames
+
+
+def pooled_matches(
     gt_boxes_xyxy: Sequence[np.ndarray],
     det_boxes_xyxy: Sequence[np.ndarray],
     det_scores: Sequence[np.ndarray],
     iou_threshold: float = 0.5,
     min_size: float = 0.0,
     max_detections_per_frame: int = 100,
-) -> float:
-    """COCO-style average precision (101-point interpolation) with all frames pooled.
+) -> PooledMatches:
+    """COCO greedy matching per frame, all frames pooled (what AP and PR curves are made of).
 
-    Args:
-        gt_boxes_xyxy: T arrays of (G_t, 4) GT boxes.
-        det_boxes_xyxy: T arrays of (D_t, 4) detected boxes.
-        det_scores: T arrays of (D_t,) detection confidences.
-        iou_threshold: IoU for a true positive (0.5 gives AP50).
-        min_size: GT with ``sqrt(w * h) < min_size`` px are ignored: detections matched to them
-            count neither as TP nor FP, and unmatched detections smaller than ``min_size`` are
-            ignored too (COCO's area-range rule).
-        max_detections_per_frame: keep the highest-scoring detections per frame, as COCO's 100.
-
-    Returns:
-        AP in [0, 1]; NaN when there is no non-ignored GT box (COCO reports -1 there).
+    Args: as :func:`detection_ap`.
     """
     if not len(gt_boxes_xyxy) == len(det_boxes_xyxy) == len(det_scores):
         raise ValueError(
@@ -357,17 +355,52 @@ def detection_ap(
         all_scores.append(scores)
         all_tp.append(is_tp)
         all_ignored.append(is_ignored)
-    if num_gt == 0:
-        return float("nan")
     scores = np.concatenate([np.empty(0), *all_scores])
     order = np.argsort(-scores, kind="mergesort")
     kept = ~np.concatenate([np.empty(0, bool), *all_ignored])[order]
     is_tp = np.concatenate([np.empty(0, bool), *all_tp])[order][kept]  # (D_kept,)
+    return PooledMatches(scores=scores[order][kept], is_tp=is_tp, num_gt=num_gt)
+
+
+def detection_ap(
+    gt_boxes_xyxy: Sequence[np.ndarray],
+    det_boxes_xyxy: Sequence[np.ndarray],
+    det_scores: Sequence[np.ndarray],
+    iou_threshold: float = 0.5,
+    min_size: float = 0.0,
+    max_detections_per_frame: int = 100,
+) -> float:
+    """COCO-style average precision (101-point interpolation) with all frames pooled.
+
+    Args:
+        gt_boxes_xyxy: T arrays of (G_t, 4) GT boxes.
+        det_boxes_xyxy: T arrays of (D_t, 4) detected boxes.
+        det_scores: T arrays of (D_t,) detection confidences.
+        iou_threshold: IoU for a true positive (0.5 gives AP50).
+        min_size: GT with ``sqrt(w * h) < min_size`` px are ignored: detections matched to them
+            count neither as TP nor FP, and unmatched detections smaller than ``min_size`` are
+            ignored too (COCO's area-range rule).
+        max_detections_per_frame: keep the highest-scoring detections per frame, as COCO's 100.
+
+    Returns:
+        AP in [0, 1]; NaN when there is no non-ignored GT box (COCO reports -1 there).
+    """
+    pooled = pooled_matches(
+        gt_boxes_xyxy,
+        det_boxes_xyxy,
+        det_scores,
+        iou_threshold,
+        min_size,
+        max_detections_per_frame,
+    )
+    if pooled.num_gt == 0:
+        return float("nan")
+    is_tp = pooled.is_tp
     if is_tp.size == 0:
         return 0.0
     tp = np.cumsum(is_tp)
     fp = np.cumsum(~is_tp)
-    recall = tp / num_gt
+    recall = tp / pooled.num_gt
     precision = tp / np.maximum(tp + fp, _EPS)
     precision = np.maximum.accumulate(precision[::-1])[::-1]  # monotone envelope
     recall_thresholds = np.linspace(0.0, 1.0, 101)
