@@ -76,6 +76,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             num_heads=cfg.decoder.num_heads,
             dim_feedforward=cfg.decoder.dim_feedforward,
             dropout=cfg.decoder.dropout,
+            use_denoising=cfg.decoder.use_denoising,
         ),
         detection_head=DetectionHead(d_model=d_model, num_classes=cfg.heads.num_classes),
         refinement_head=SmallObjectRefinementHead(

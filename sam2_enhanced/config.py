@@ -76,6 +76,8 @@ class DecoderConfig:
     num_heads: int = 8  # attention heads
     dim_feedforward: int = 1024  # MLP width
     dropout: float = 0.1  # dropout inside the decoder
+    use_denoising: bool = False  # learn a class embedding for training's denoising queries
+    # (needed by train.dn_groups > 0; inference never uses it)
 
 
 @dataclass

@@ -22,6 +22,8 @@ class DetectionOutput:
     query_states: Tensor  # (B, N, d) last decoder layer states (association embeddings)
     proposal_logits: Tensor | None = None  # (B, g*g, C) every token's proposal (its set loss)
     proposal_boxes_cxcywh: Tensor | None = None  # (B, g*g, 4) every token's proposal box
+    denoising_logits: Tensor | None = None  # (L, B, D, C) denoising queries (training only)
+    denoising_boxes_cxcywh: Tensor | None = None  # (L, B, D, 4) their boxes per layer
 
     @property
     def scores(self) -> Tensor:

@@ -8,6 +8,11 @@ centre), the ``num_queries`` tokens with the highest class score become the quer
 features as content, a sine embedding of their box as position), and each decoder layer predicts
 its boxes as a delta from these proposals. Learned queries must first discover where objects
 tend to be, which takes DETR hundreds of epochs; selected queries start on the objects.
+
+In training, contrastive denoising queries (:mod:`sam2_enhanced.modeling.denoising`) can be
+passed explicitly: their content is a learned embedding of their (noised) class, their reference
+a noised ground-truth box; they follow the selected queries along the query axis behind an
+attention mask, so the selected queries' outputs do not depend on them.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 from sam2.modeling.sam2_utils import MLP, get_1d_sine_pe
 from torch import Tensor, nn
 
+from sam2_enhanced.modeling.denoising import DenoisingQueries, denoising_attn_mask
 from sam2_enhanced.modeling.detection_head import inverse_sigmoid
 
 PRIOR_PROB = 0.01  # focal-loss prior of the class logits (RetinaNet)
@@ -33,6 +39,8 @@ class DecoderOutput:
     reference_boxes: Tensor  # (B, N, 4) cxcywh proposals the queries started from (no gradient)
     proposal_logits: Tensor  # (B, g*g, C) class logits of every token's proposal
     proposal_boxes: Tensor  # (B, g*g, 4) cxcywh box of every token's proposal
+    denoising_states: Tensor | None = None  # (L, B, D, d) denoising query states (training)
+    denoising_reference: Tensor | None = None  # (B, D, 4) their noised cxcywh boxes
 
 
 class DetrDecoderLayer(nn.Module):
@@ -55,10 +63,21 @@ class DetrDecoderLayer(nn.Module):
         self.norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(3)])
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, tgt: Tensor, query_pos: Tensor, memory: Tensor, memory_pos: Tensor) -> Tensor:
-        """tgt, query_pos (B, N, d); memory, memory_pos (B, L, d) -> (B, N, d)."""
+    def forward(
+        self,
+        tgt: Tensor,
+        query_pos: Tensor,
+        memory: Tensor,
+        memory_pos: Tensor,
+        self_attn_mask: Tensor | None = None,
+    ) -> Tensor:
+        """tgt, query_pos (B, N, d); memory, memory_pos (B, L, d) -> (B, N, d).
+
+        ``self_attn_mask`` (N, N) bool: True where a query may not attend to another.
+        """
         q = k = tgt + query_pos
-        tgt = self.norms[0](tgt + self.dropout(self.self_attn(q, k, tgt, need_weights=False)[0]))
+        attended = self.self_attn(q, k, tgt, attn_mask=self_attn_mask, need_weights=False)[0]
+        tgt = self.norms[0](tgt + self.dropout(attended))
         attended = self.cross_attn(
             tgt + query_pos, memory + memory_pos, memory, need_weights=False
         )[0]
@@ -95,6 +114,7 @@ class DetrDecoder(nn.Module):
         num_heads: int,
         dim_feedforward: int,
         dropout: float,
+        use_denoising: bool = False,
     ) -> None:
         super().__init__()
         if d_model % 8:
@@ -119,13 +139,37 @@ class DetrDecoder(nn.Module):
             ]
         )
         self.norm = nn.LayerNorm(d_model)
+        # content of denoising queries (training only); absent unless asked for, so models
+        # trained without denoising keep their checkpoints
+        self.denoising_label_embed = nn.Embedding(num_classes, d_model) if use_denoising else None
 
-    def forward(self, features: Tensor, pos: Tensor) -> DecoderOutput:
+    def denoising_inputs(
+        self, denoising: DenoisingQueries, num_matching: int
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Content (B, D, d), position (B, D, d) and the (N + D, N + D) self-attention mask."""
+        if self.denoising_label_embed is None:
+            raise ValueError(
+                "denoising queries need a decoder built with use_denoising=True "
+                "(set model.decoder.use_denoising: true), got a decoder without it"
+            )
+        boxes = denoising.boxes_cxcywh
+        content = self.denoising_label_embed(denoising.labels)  # (B, D, d)
+        position = self.query_pos_head(box_sine_embedding(boxes, content.shape[-1]))  # (B, D, d)
+        mask = denoising_attn_mask(
+            num_matching, denoising.num_groups, 2 * denoising.group_targets, boxes.device
+        )
+        return content, position, mask
+
+    def forward(
+        self, features: Tensor, pos: Tensor, denoising: DenoisingQueries | None = None
+    ) -> DecoderOutput:
         """Propose, select and decode object queries.
 
         Args:
             features: (B, d, g, g) memory-conditioned frame features.
             pos: (B, d, g, g) their position encoding.
+            denoising: training-only noised ground truth (D queries per frame) decoded with the
+                selected queries behind an attention mask; None (inference): none.
         """
         batch, d_model, grid, _ = features.shape
         memory = features.flatten(2).transpose(1, 2)  # (B, g*g, d)
@@ -139,13 +183,21 @@ class DetrDecoder(nn.Module):
         reference = proposal_boxes.detach().gather(1, top[..., None].expand(-1, -1, 4))
         tgt = proposal_features.detach().gather(1, top[..., None].expand(-1, -1, d_model))
         query_pos = self.query_pos_head(box_sine_embedding(reference, d_model))  # (B, N, d)
+        mask = None
+        if denoising is not None:
+            content, position, mask = self.denoising_inputs(denoising, num_queries)
+            tgt = torch.cat([tgt, content], dim=1)  # (B, N + D, d)
+            query_pos = torch.cat([query_pos, position], dim=1)  # (B, N + D, d)
         states = []
         for layer in self.layers:
-            tgt = layer(tgt, query_pos, memory, memory_pos)
+            tgt = layer(tgt, query_pos, memory, memory_pos, mask)
             states.append(self.norm(tgt))
+        states = torch.stack(states)  # (L, B, N [+ D], d)
         return DecoderOutput(
-            states=torch.stack(states),
+            states=states[:, :, :num_queries],
             reference_boxes=reference,
             proposal_logits=proposal_logits,
             proposal_boxes=proposal_boxes,
+            denoising_states=states[:, :, num_queries:] if denoising is not None else None,
+            denoising_reference=denoising.boxes_cxcywh if denoising is not None else None,
         )

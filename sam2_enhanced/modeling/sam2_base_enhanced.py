@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from sam2_enhanced.box_ops import box_iou, cxcywh_to_xyxy, masks_to_boxes_xyxy, xyxy_to_cxcywh
+from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.detection_head import (
     DetectionHead,
     DetectionOutput,
@@ -173,13 +174,27 @@ class SAM2EnhancedBase(nn.Module):
             det_tokens=scene_tokens,
         )
 
-    def detect(self, frame: EncoderOutput, scene_tokens: Tensor | None) -> DetectionOutput:
-        """Object-agnostic detections of one frame (B = 1) conditioned on scene memory."""
+    def detect(
+        self,
+        frame: EncoderOutput,
+        scene_tokens: Tensor | None,
+        denoising: DenoisingQueries | None = None,
+    ) -> DetectionOutput:
+        """Object-agnostic detections of one frame (B = 1) conditioned on scene memory.
+
+        ``denoising``: training-only noised ground truth decoded alongside the queries (their
+        outputs in ``denoising_logits`` / ``denoising_boxes_cxcywh``); None at inference.
+        """
         features = self.memory_attention(
             frame.features, frame.pos, self.scene_memory_tokens(scene_tokens)
         )
-        decoded = self.detr_decoder(features, frame.pos)
+        decoded = self.detr_decoder(features, frame.pos, denoising)
         class_logits, boxes = self.detection_head(decoded.states, decoded.reference_boxes)
+        denoising_logits = denoising_boxes = None
+        if decoded.denoising_states is not None:
+            denoising_logits, denoising_boxes = self.detection_head(
+                decoded.denoising_states, decoded.denoising_reference
+            )  # (L, B, D, C), (L, B, D, 4)
         refined_logits, refined_boxes = self.refinement_head(
             decoded.states[-1], class_logits[-1], boxes[-1], frame.fpn_s0
         )
@@ -191,6 +206,8 @@ class SAM2EnhancedBase(nn.Module):
             query_states=decoded.states[-1],
             proposal_logits=decoded.proposal_logits,
             proposal_boxes_cxcywh=decoded.proposal_boxes,
+            denoising_logits=denoising_logits,
+            denoising_boxes_cxcywh=denoising_boxes,
         )
 
     def segment(
@@ -320,6 +337,7 @@ class SAM2EnhancedBase(nn.Module):
         previous_logits: Tensor | None = None,
         objects: EncoderOutput | None = None,
         object_windows: Tensor | None = None,
+        denoising: DenoisingQueries | None = None,
     ) -> TrackStepOutput:
         """Run one frame.
 
@@ -337,12 +355,13 @@ class SAM2EnhancedBase(nn.Module):
                 are segmented on ``frame`` itself.
             object_windows: (O, 4) xyxy of those windows as fractions of the frame (see
                 :meth:`encode_memory`); None with ``objects=None``.
+            denoising: training-only denoising queries for the detector (see :meth:`detect`).
         """
         if frame.features.shape[0] != 1:
             raise ValueError(
                 f"track_step takes one frame, got a batch of {frame.features.shape[0]}"
             )
-        detections = self.detect(frame, scene_tokens)
+        detections = self.detect(frame, scene_tokens, denoising)
         num_objects = len(memories)
         masks = None
         is_prompted = torch.zeros(num_objects, dtype=torch.bool, device=frame.features.device)

@@ -29,6 +29,7 @@ from sam2_enhanced.config import (
     to_dict,
 )
 from sam2_enhanced.data.synthetic_config import SyntheticVideoConfig
+from sam2_enhanced.training.class_losses import CLASS_LOSSES
 
 SECTIONS = ("model", "train", "data")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -81,6 +82,14 @@ class TrainConfig:
     focal_gamma: float = 2.0  # focal loss gamma (masks and detections)
     refine_weight: float = 1.0  # weight of the refined-output detection loss
     small_object_boost: float = 2.0  # extra box-loss weight of refined boxes of small objects
+    det_class_loss: str = "focal"  # detection class loss: "focal" or "varifocal" (IoU-aware:
+    # a matched query's target is its box's IoU with the target; training/class_losses.py)
+    varifocal_alpha: float = 0.75  # varifocal weight of negatives, alpha * p^gamma (RT-DETR)
+    dn_groups: int = 0  # contrastive denoising groups of noised GT boxes per frame (0: off;
+    # needs model.decoder.use_denoising: true; modeling/denoising.py)
+    dn_box_noise: float = 1.0  # denoising corner noise in half box sides: positives move less
+    # than this, negatives 1-2x this
+    dn_label_noise: float = 0.5  # a denoising query's class input is random with prob. half this
     log_interval: int = 10  # steps between CSV log rows
     ckpt_interval: int = 200  # steps between checkpoints (training state and model folder)
     val_interval: int = 500  # steps between validations (0: only at the end)
@@ -162,6 +171,21 @@ class TrainConfig:
             raise ValueError(
                 f"train.window_frame_sides must be >= 16 px, got {self.window_frame_sides}"
             )
+        self._check_detector_aids()
+
+    def _check_detector_aids(self) -> None:
+        """The varifocal and denoising keys (issue 11's convergence aids)."""
+        if self.det_class_loss not in CLASS_LOSSES:
+            raise ValueError(
+                f"train.det_class_loss must be one of {CLASS_LOSSES}, got {self.det_class_loss!r}"
+            )
+        if self.dn_groups < 0:
+            raise ValueError(f"train.dn_groups must be >= 0 (0: off), got {self.dn_groups}")
+        if self.dn_box_noise < 0:
+            raise ValueError(f"train.dn_box_noise must be >= 0, got {self.dn_box_noise}")
+        for name in ("dn_label_noise", "varifocal_alpha"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass
@@ -171,6 +195,14 @@ class TrainRunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: SyntheticVideoConfig = field(default_factory=SyntheticVideoConfig)
+
+    def __post_init__(self) -> None:
+        if self.train.dn_groups > 0 and not self.model.decoder.use_denoising:
+            raise ValueError(
+                f"train.dn_groups > 0 needs model.decoder.use_denoising: true (the denoising "
+                f"queries' class embedding), got dn_groups={self.train.dn_groups} and "
+                "use_denoising=false; set model.decoder.use_denoising=true"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, loadable again with :func:`run_config_from_dict`."""

@@ -9,11 +9,13 @@ background pixels) rather than averaged over the image: averaged, an object of a
 barely moves the loss and the mask decoder collapses to background. Mask, dice, projection and
 IoU terms only count visible objects; every term is averaged over the tracked objects.
 
-Detections: Hungarian matching per decoder layer, sigmoid focal class loss over all queries and
-classes, L1 and GIoU over matched pairs, all divided by the number of targets and summed over
-layers (auxiliary losses) and the token proposals the queries are selected from (two-stage
-Deformable DETR). The refined outputs get the same loss with the box terms of small
-targets weighted up.
+Detections: Hungarian matching per decoder layer, a sigmoid class loss over all queries and
+classes (focal, or IoU-aware varifocal: ``training/class_losses.py``), L1 and GIoU over matched
+pairs, all divided by the number of targets and summed over layers (auxiliary losses) and the
+token proposals the queries are selected from (two-stage Deformable DETR). The refined outputs
+get the same loss with the box terms of small targets weighted up. Contrastive denoising
+queries, when the model was given some, add their own class, L1 and GIoU terms against their
+known targets (``training/denoising_loss.py``).
 """
 
 from __future__ import annotations
@@ -24,23 +26,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sam2_enhanced.box_ops import cxcywh_to_xyxy, generalized_box_iou
+from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput
+from sam2_enhanced.training.class_losses import ClassLoss, FocalClassLoss, sigmoid_focal_loss
+from sam2_enhanced.training.denoising_loss import denoising_losses, paired_iou_giou
 from sam2_enhanced.training.matcher import HungarianMatcher
 
+__all__ = [
+    "DetectionLosses",
+    "MaskCriterion",
+    "MaskLosses",
+    "SetCriterion",
+    "dice_loss",
+    "mask_iou",
+    "projection_loss",
+    "sigmoid_focal_loss",
+    "soft_dice",
+]
+
 LOGIT_CLAMP = 32.0  # masks of absent objects are -1024 without gradient; keep the loss readable
-
-
-def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float, gamma: float) -> Tensor:
-    """Elementwise focal loss (Lin et al.); ``targets`` in [0, 1], same shape as ``logits``."""
-    probs = logits.sigmoid()
-    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = probs * targets + (1 - probs) * (1 - targets)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return loss
 
 
 def soft_dice(probs: Tensor, targets: Tensor) -> Tensor:
@@ -200,17 +205,24 @@ class MaskCriterion:
 class DetectionLosses:
     """Unweighted detection terms of one frame (scalars) and their weighted sum."""
 
-    class_loss: Tensor  # focal class loss, summed over decoder layers and token proposals
+    class_loss: Tensor  # class loss, summed over decoder layers and token proposals
     l1: Tensor  # L1 box loss, summed over decoder layers and token proposals
     giou: Tensor  # 1 - GIoU, summed over decoder layers and token proposals
-    refine_class: Tensor  # focal class loss of the refined outputs
+    refine_class: Tensor  # class loss of the refined outputs
     refine_box: Tensor  # L1 + GIoU terms of the refined boxes, small targets weighted up
+    dn_class: Tensor  # class loss of the denoising queries, summed over layers (0: none)
+    dn_l1: Tensor  # L1 box loss of the positive denoising queries, summed over layers
+    dn_giou: Tensor  # 1 - GIoU of the positive denoising queries, summed over layers
     total: Tensor  # weighted sum
 
 
 class SetCriterion:
     """DETR set loss over every decoder layer and the token proposals, plus the small-object
-    refinement outputs."""
+    refinement outputs and the denoising queries.
+
+    ``class_loss`` is the elementwise class loss (default: focal with ``focal_alpha`` and
+    ``focal_gamma``); the matching cost stays the matcher's whichever it is.
+    """
 
     def __init__(
         self,
@@ -225,6 +237,7 @@ class SetCriterion:
         small_object_boost: float,
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
+        class_loss: ClassLoss | None = None,
     ) -> None:
         self.matcher = matcher
         self.class_weight = class_weight
@@ -234,8 +247,7 @@ class SetCriterion:
         self.small_object_size = small_object_size
         self.image_size = image_size
         self.small_object_boost = small_object_boost
-        self.focal_alpha = focal_alpha
-        self.focal_gamma = focal_gamma
+        self.class_loss = class_loss or FocalClassLoss(alpha=focal_alpha, gamma=focal_gamma)
 
     def layer_losses(
         self,
@@ -253,19 +265,23 @@ class SetCriterion:
         num_boxes = max(target_labels.shape[0], 1)
         onehot = torch.zeros_like(class_logits, dtype=torch.float32)  # (N, C)
         onehot[match.pred_indices, target_labels[match.target_indices]] = 1.0
-        class_loss = sigmoid_focal_loss(
-            class_logits.float(), onehot, self.focal_alpha, self.focal_gamma
-        ).sum()
         pred = boxes_cxcywh[match.pred_indices].float()  # (K, 4)
         target = target_boxes_cxcywh[match.target_indices].float()  # (K, 4)
+        iou, giou = paired_iou_giou(pred, target)  # (K,), (K,)
+        query_iou = class_logits.new_zeros(class_logits.shape[0], dtype=torch.float32)  # (N,)
+        query_iou[match.pred_indices] = iou.detach()
+        class_loss = self.class_loss(class_logits, onehot, query_iou).sum()
         weights = box_weights[match.target_indices]  # (K,)
         l1 = (F.l1_loss(pred, target, reduction="none").sum(-1) * weights).sum()
-        giou = torch.diag(generalized_box_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target)))
         giou_loss = ((1 - giou) * weights).sum()
         return class_loss / num_boxes, l1 / num_boxes, giou_loss / num_boxes
 
     def __call__(
-        self, detections: DetectionOutput, target_labels: Tensor, target_boxes_cxcywh: Tensor
+        self,
+        detections: DetectionOutput,
+        target_labels: Tensor,
+        target_boxes_cxcywh: Tensor,
+        denoising: DenoisingQueries | None = None,
     ) -> DetectionLosses:
         """Losses of one frame.
 
@@ -273,6 +289,8 @@ class SetCriterion:
             detections: model detections with B = 1 (L decoder layers, N queries).
             target_labels: (G,) long class indices (G may be 0).
             target_boxes_cxcywh: (G, 4) normalized target boxes.
+            denoising: the denoising queries the model decoded (built from these targets), or
+                None: no denoising terms.
         """
         if detections.class_logits.shape[1] != 1:
             raise ValueError(
@@ -298,10 +316,13 @@ class SetCriterion:
             1 + self.small_object_boost * small,
         )
         refine_box = self.l1_weight * refine_l1 + self.giou_weight * refine_giou
+        dn_class, dn_l1, dn_giou = denoising_losses(
+            detections, denoising, target_labels, target_boxes_cxcywh, self.class_loss
+        )
         total = (
-            self.class_weight * totals[0]
-            + self.l1_weight * totals[1]
-            + self.giou_weight * totals[2]
+            self.class_weight * (totals[0] + dn_class)
+            + self.l1_weight * (totals[1] + dn_l1)
+            + self.giou_weight * (totals[2] + dn_giou)
             + self.refine_weight * (self.class_weight * refine_class + refine_box)
         )
         return DetectionLosses(
@@ -310,5 +331,8 @@ class SetCriterion:
             giou=totals[2],
             refine_class=refine_class,
             refine_box=refine_box,
+            dn_class=dn_class,
+            dn_l1=dn_l1,
+            dn_giou=dn_giou,
             total=total,
         )

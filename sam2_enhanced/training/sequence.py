@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from sam2_enhanced.box_ops import xyxy_to_cxcywh
 from sam2_enhanced.config import MemoryBankConfig
 from sam2_enhanced.data.clip_dataset import ClipBatch
+from sam2_enhanced.modeling.denoising import DenoisingQueries, build_denoising_queries
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.sam2_base_enhanced import (
     FrameMemory,
@@ -29,6 +30,7 @@ from sam2_enhanced.modeling.sam2_base_enhanced import (
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import remap_logits
 from sam2_enhanced.object_windows import WindowPlanner
+from sam2_enhanced.training.class_losses import build_class_loss
 from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames, FrameTruth
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.drift_windows import DriftWindows
@@ -170,7 +172,10 @@ def detection_targets(
     return class_ids[keep], xyxy_to_cxcywh(boxes_xyxy[keep] / scale)
 
 
-DET_TERMS = ("class_loss", "l1", "giou", "refine_class", "refine_box")  # DetectionLosses fields
+DET_TERMS = (  # DetectionLosses fields
+    *("class_loss", "l1", "giou", "refine_class", "refine_box"),
+    *("dn_class", "dn_l1", "dn_giou"),
+)
 MASK_TERMS = ("focal", "dice", "projection", "iou", "object_score")  # MaskLosses fields
 LOSS_TERMS = tuple(f"det_{n}" for n in DET_TERMS) + tuple(f"mask_{n}" for n in MASK_TERMS)
 
@@ -214,9 +219,19 @@ class SequenceLoss(nn.Module):
             small_object_size=model.config.heads.small_object_size,
             image_size=model.image_size,
             small_object_boost=cfg.small_object_boost,
-            focal_alpha=cfg.focal_alpha,
-            focal_gamma=cfg.focal_gamma,
+            class_loss=build_class_loss(
+                cfg.det_class_loss,
+                focal_alpha=cfg.focal_alpha,
+                varifocal_alpha=cfg.varifocal_alpha,
+                gamma=cfg.focal_gamma,
+            ),
         )
+        if cfg.dn_groups > 0 and model.detr_decoder.denoising_label_embed is None:
+            raise ValueError(
+                f"train.dn_groups={cfg.dn_groups} needs a model built with "
+                "model.decoder.use_denoising: true, got one without; set it (and "
+                "train.init_from_strict: false to fine-tune a model saved without it)"
+            )
 
     def forward(self, batch: ClipBatch, generator: torch.Generator) -> ClipLoss:
         """Loss of a :class:`ClipBatch` (B clips of T frames), averaged over clips.
@@ -249,6 +264,27 @@ class SequenceLoss(nn.Module):
         candidates = torch.nonzero(visible).flatten()
         order = torch.randperm(candidates.numel(), generator=generator).to(candidates.device)
         return candidates[order[: self.cfg.max_objects_per_clip]].sort().values
+
+    def denoising_queries(
+        self, batch: ClipBatch, b: int, truth: FrameTruth, generator: torch.Generator
+    ) -> DenoisingQueries | None:
+        """Denoising queries of one frame of clip ``b`` (``train.dn_groups``), or None: off,
+        not labelled exhaustively (no detection loss there), or no visible target."""
+        exhaustive = batch.exhaustive is None or bool(batch.exhaustive[b])
+        if self.cfg.dn_groups == 0 or not exhaustive:
+            return None
+        labels, boxes = detection_targets(
+            truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
+        )
+        return build_denoising_queries(
+            [labels],
+            [boxes],
+            num_groups=self.cfg.dn_groups,
+            num_classes=self.model.config.heads.num_classes,
+            box_noise=self.cfg.dn_box_noise,
+            label_noise=self.cfg.dn_label_noise,
+            generator=generator,
+        )
 
     def corrective_frames(self, num_frames: int, generator: torch.Generator) -> set[int]:
         """Later frames of a clip that get a corrective click (often none)."""
@@ -324,6 +360,7 @@ class SequenceLoss(nn.Module):
                 )
             elif t in correct_at and len(objects):
                 prompts = self.correction(frame.encoded, memories, previous, gt_masks, generator)
+            denoising = self.denoising_queries(batch, b, frame.truth, generator)
             out = self.model.track_step(
                 frame.encoded,
                 prompts,
@@ -332,13 +369,14 @@ class SequenceLoss(nn.Module):
                 multimask_output=t == 0 and choice.multimask,
                 encode_memory=t < num_frames - 1,
                 previous_logits=previous,
+                denoising=denoising,
             )
             if out.masks is not None:
                 previous = out.masks.mask_logits.detach()
                 previous_window = frame.window_xyxy[None] if frame.window_xyxy is not None else None
                 if drift:
                     drift.follow(out.masks, frame.window_xyxy)
-            frame_terms = self.frame_losses(out, batch, b, frame.truth, gt_masks)
+            frame_terms = self.frame_losses(out, batch, b, frame.truth, gt_masks, denoising)
             total = total + frame_terms.pop("total") / num_frames
             for name, value in frame_terms.items():
                 terms[name] += float(value) / num_frames
@@ -352,10 +390,17 @@ class SequenceLoss(nn.Module):
         return total, terms
 
     def frame_losses(
-        self, out: TrackStepOutput, batch: ClipBatch, b: int, truth: FrameTruth, gt_masks: Tensor
+        self,
+        out: TrackStepOutput,
+        batch: ClipBatch,
+        b: int,
+        truth: FrameTruth,
+        gt_masks: Tensor,
+        denoising: DenoisingQueries | None = None,
     ) -> dict[str, Tensor]:
         """Detection and mask losses of one frame of clip ``b`` (its ground truth ``truth``, the
-        tracked objects' masks ``gt_masks`` (O, S, S)): "total" plus named terms.
+        tracked objects' masks ``gt_masks`` (O, S, S), the denoising queries the detector was
+        given, if any): "total" plus named terms.
 
         Clips not labelled exhaustively (real single-object video: only the target has a box)
         get no detection set loss: every unlabelled object a query found would be pushed to
@@ -367,7 +412,7 @@ class SequenceLoss(nn.Module):
             labels, boxes = detection_targets(
                 truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
             )
-            det = self.set_criterion(out.detections, labels, boxes)
+            det = self.set_criterion(out.detections, labels, boxes, denoising)
             terms["total"] = det.total
             for name in DET_TERMS:
                 terms[f"det_{name}"] = getattr(det, name).detach()
