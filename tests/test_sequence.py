@@ -188,3 +188,55 @@ def test_real_box_only_clips_get_projection_loss_and_no_detection_loss(clip_batc
     assert all(out.terms[f"det_{name}"] == 0.0 for name in DET_TERMS)
     assert out.terms["mask_projection"] > 0 and out.terms["mask_object_score"] > 0
     assert out.terms["mask_focal"] == out.terms["mask_dice"] == out.terms["mask_iou"] == 0.0
+
+
+def dn_model():
+    cfg = load_config("tiny")
+    cfg.decoder.use_denoising = True
+    torch.manual_seed(0)
+    return build_model(cfg).train()
+
+
+def test_denoising_and_varifocal_step_trains_the_query_parameters(clip_batch, monkeypatch):
+    model = dn_model()
+    given = []
+    detect = model.detect
+
+    def spy(frame, scene_tokens, denoising=None):
+        given.append(denoising)
+        return detect(frame, scene_tokens, denoising)
+
+    monkeypatch.setattr(model, "detect", spy)
+    cfg = TrainConfig(det_class_loss="varifocal", dn_groups=2, prob_corrective=0.0)
+    out = SequenceLoss(model, cfg)(clip_batch, torch.Generator().manual_seed(0))
+    assert torch.isfinite(out.total)
+    assert out.terms["det_dn_class"] > 0 and out.terms["det_dn_l1"] > 0
+    assert any(dn is not None and dn.num_groups == 2 for dn in given)
+    out.total.backward()
+    decoder = model.detr_decoder
+    for param in (
+        decoder.denoising_label_embed.weight,
+        decoder.query_pos_head.layers[0].weight,
+        decoder.layers[0].self_attn.in_proj_weight,
+    ):
+        assert param.grad is not None and param.grad.abs().sum() > 0
+
+
+def test_denoising_is_off_by_default_and_on_non_exhaustive_clips(clip_batch):
+    model = dn_model().eval()
+    real = dataclasses.replace(
+        clip_batch, box_only=torch.tensor([True, True]), exhaustive=torch.tensor([False, False])
+    )
+    with torch.no_grad():
+        off = SequenceLoss(model, TrainConfig())(clip_batch, torch.Generator().manual_seed(0))
+        skipped = SequenceLoss(model, TrainConfig(dn_groups=2))(
+            real, torch.Generator().manual_seed(0)
+        )
+    assert off.terms["det_dn_class"] == off.terms["det_dn_l1"] == 0.0
+    assert off.terms["det_class_loss"] > 0
+    assert all(skipped.terms[f"det_{name}"] == 0.0 for name in DET_TERMS)
+
+
+def test_denoising_needs_a_decoder_with_its_embedding():
+    with pytest.raises(ValueError, match="use_denoising"):
+        SequenceLoss(build_model(load_config("tiny")), TrainConfig(dn_groups=1))
