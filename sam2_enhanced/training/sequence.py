@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sam2_enhanced.box_ops import xyxy_to_cxcywh
 from sam2_enhanced.config import MemoryBankConfig
 from sam2_enhanced.data.clip_dataset import ClipBatch
-from sam2_enhanced.modeling.denoising import DenoisingQueries, build_denoising_queries
+from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.sam2_base_enhanced import (
     FrameMemory,
@@ -33,6 +32,7 @@ from sam2_enhanced.object_windows import WindowPlanner
 from sam2_enhanced.training.class_losses import build_class_loss
 from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames, FrameTruth
 from sam2_enhanced.training.config import TrainConfig
+from sam2_enhanced.training.detection_targets import detection_targets, frame_denoising_queries
 from sam2_enhanced.training.drift_windows import DriftWindows
 from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
 from sam2_enhanced.training.matcher import HungarianMatcher
@@ -157,21 +157,6 @@ class SceneHistory:
         return torch.cat(self.tokens) if self.tokens else None
 
 
-def detection_targets(
-    boxes_xyxy: Tensor, visibility: Tensor, class_ids: Tensor, frame_hw: tuple[int, int]
-) -> tuple[Tensor, Tensor]:
-    """One frame's visible objects -> labels (G,) and normalized boxes (G, 4).
-
-    Args:
-        boxes_xyxy: (O, 4) pixel boxes; visibility: (O,); class_ids: (O,).
-    """
-    height, width = frame_hw
-    sizes = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]  # (O, 2)
-    keep = (visibility > 0) & (sizes > 0).all(dim=1) & (class_ids >= 0)
-    scale = boxes_xyxy.new_tensor([width, height, width, height])
-    return class_ids[keep], xyxy_to_cxcywh(boxes_xyxy[keep] / scale)
-
-
 DET_TERMS = (  # DetectionLosses fields
     *("class_loss", "l1", "giou", "refine_class", "refine_box"),
     *("dn_class", "dn_l1", "dn_giou"),
@@ -270,20 +255,13 @@ class SequenceLoss(nn.Module):
     ) -> DenoisingQueries | None:
         """Denoising queries of one frame of clip ``b`` (``train.dn_groups``), or None: off,
         not labelled exhaustively (no detection loss there), or no visible target."""
-        exhaustive = batch.exhaustive is None or bool(batch.exhaustive[b])
-        if self.cfg.dn_groups == 0 or not exhaustive:
+        if self.cfg.dn_groups == 0 or not (batch.exhaustive is None or bool(batch.exhaustive[b])):
             return None
         labels, boxes = detection_targets(
             truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
         )
-        return build_denoising_queries(
-            [labels],
-            [boxes],
-            num_groups=self.cfg.dn_groups,
-            num_classes=self.model.config.heads.num_classes,
-            box_noise=self.cfg.dn_box_noise,
-            label_noise=self.cfg.dn_label_noise,
-            generator=generator,
+        return frame_denoising_queries(
+            self.cfg, self.model.config.heads.num_classes, labels, boxes, generator
         )
 
     def corrective_frames(self, num_frames: int, generator: torch.Generator) -> set[int]:
