@@ -15,7 +15,7 @@ from sam2_enhanced import build_model, load_config
 from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
-from sam2_enhanced.training.trainer import Trainer, warmup_cosine
+from sam2_enhanced.training.trainer import Trainer, append_csv_row, warmup_cosine
 from sam2_enhanced.training.validate import baseline_ious, validate
 from sam2_enhanced.weights.checkpoint import save_pretrained
 
@@ -278,3 +278,15 @@ def test_sam2_checkpoint_starts_the_sam_parts(tmp_path):
     fresh = build_model(load_config("tiny")).detr_decoder.state_dict()
     for name, value in trainer.model.detr_decoder.state_dict().items():
         torch.testing.assert_close(value, fresh[name], msg=name)  # new parts keep their init
+
+
+def test_csv_log_of_an_older_run_gets_the_new_columns(tmp_path):
+    path = tmp_path / "train_log.csv"
+    append_csv_row(path, {"step": 10, "loss": 2.0})
+    append_csv_row(path, {"step": 20, "loss": 1.5, "det_dn_l1": 0.3})  # resumed, new column
+    append_csv_row(path, {"step": 30, "loss": 1.0, "det_dn_l1": 0.2})
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["step"] for r in rows] == ["10", "20", "30"]
+    assert [r["det_dn_l1"] for r in rows] == ["", "0.3", "0.2"]
+    assert [r["loss"] for r in rows] == ["2.0", "1.5", "1.0"]

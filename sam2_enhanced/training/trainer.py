@@ -85,6 +85,30 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def append_csv_row(path: Path, row: dict[str, float]) -> None:
+    """Append ``row`` to the CSV log at ``path``; a log written by an older version with other
+    columns (a resumed run) is rewritten first with the union of both headers, blanks where a
+    row has no value, so every row stays under its own column."""
+    fields = list(row)
+    if path.exists():
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            old_rows = list(reader)
+            header = list(reader.fieldnames or fields)
+        if header != fields:
+            fields = header + [f for f in fields if f not in header]
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+                writer.writeheader()
+                writer.writerows(old_rows)
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 class Trainer:
     """Trains the model of a :class:`TrainRunConfig` (single process or one rank of torchrun)."""
 
@@ -328,13 +352,7 @@ class Trainer:
         return result
 
     def _log_csv(self, name: str, row: dict[str, float]) -> None:
-        path = self.output_dir / name
-        new = not path.exists()
-        with path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_csv_row(self.output_dir / name, row)
 
     def save_checkpoint(self) -> None:
         """Rank 0 writes ``checkpoint.pt`` and the ``model/`` folder."""
