@@ -311,8 +311,8 @@ def _check_type(key: str, value: Any, annotation: Any) -> Any:
     if origin is tuple:
         args = typing.get_args(annotation)
         if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any number of X
-            if not isinstance(value, list | tuple) or not value:
-                raise ValueError(f"config key {key!r} expects a non-empty list, got {value!r}")
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"config key {key!r} expects a list, got {value!r}")
             return tuple(_check_type(key, v, args[0]) for v in value)
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ValueError(

@@ -15,7 +15,12 @@ from sam2_enhanced import build_model, load_config
 from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.config import TrainConfig, load_train_config, run_config_from_dict
-from sam2_enhanced.training.trainer import Trainer, append_csv_row, warmup_cosine
+from sam2_enhanced.training.trainer import (
+    Trainer,
+    append_csv_row,
+    freeze_all_but,
+    warmup_cosine,
+)
 from sam2_enhanced.training.validate import baseline_ious, validate
 from sam2_enhanced.weights.checkpoint import save_pretrained
 
@@ -290,3 +295,32 @@ def test_csv_log_of_an_older_run_gets_the_new_columns(tmp_path):
     assert [r["step"] for r in rows] == ["10", "20", "30"]
     assert [r["det_dn_l1"] for r in rows] == ["", "0.3", "0.2"]
     assert [r["loss"] for r in rows] == ["2.0", "1.5", "1.0"]
+
+
+def test_freeze_all_but_trains_only_the_named_parts():
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny"))
+    freeze_all_but(model, ("detr_decoder", "detection_head"))
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"detr_decoder", "detection_head"}
+    everything = build_model(load_config("tiny"))
+    before = [p.requires_grad for p in everything.parameters()]
+    freeze_all_but(everything, ())  # empty: nothing changes
+    assert [p.requires_grad for p in everything.parameters()] == before
+
+
+def test_freeze_all_but_refuses_unknown_parts():
+    with pytest.raises(ValueError, match=r"unknown model parts \['decoder'\]"):
+        freeze_all_but(build_model(load_config("tiny")), ("decoder",))
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(window_frame_sides=()), "window_frame_sides must be >= 16"),
+        (dict(window_frame_sides=(8, 320)), "window_frame_sides must be >= 16"),
+    ],
+)
+def test_window_frame_sides_are_checked(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**fields)

@@ -101,6 +101,8 @@ class TrainConfig:
     # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
     window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
     window_scale_jitter: float = 0.25  # std of the log window-side scale
+    trainable: tuple[str, ...] = ()  # the model's top-level parts to train (e.g. detr_decoder,
+    # detection_head, refinement_head: the detector alone, tracking untouched); empty: all
     window_context: float = 1.0  # window clips' frames are cut this many times larger than
     # their windows, so the step can place windows of its own (needed by prob_drift_window)
     prob_drift_window: float = 0.0  # share of tracked frames whose window follows the model's
@@ -167,7 +169,7 @@ class TrainConfig:
                 "train.window_context > 1 (room to cut a window of the model's own), got "
                 f"use_windows={self.use_windows} and window_context={self.window_context}"
             )
-        if min(self.window_frame_sides) < 16:
+        if not self.window_frame_sides or min(self.window_frame_sides) < 16:
             raise ValueError(
                 f"train.window_frame_sides must be >= 16 px, got {self.window_frame_sides}"
             )

@@ -85,6 +85,23 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def freeze_all_but(model: torch.nn.Module, trainable: tuple[str, ...]) -> None:
+    """Stop gradients to every top-level part of ``model`` not named in ``trainable`` (empty:
+    train everything). Frozen parts still run; what feeds only frozen parts builds no graph."""
+    if not trainable:
+        return
+    parts = dict(model.named_children())
+    unknown = sorted(set(trainable) - set(parts))
+    if unknown:
+        raise ValueError(
+            f"train.trainable names unknown model parts {unknown}; the parts are {sorted(parts)}"
+        )
+    for name, part in parts.items():
+        part.requires_grad_(name in trainable)
+    frozen = sorted(set(parts) - set(trainable))
+    logger.info("training only %s; frozen: %s", list(trainable), frozen)
+
+
 def append_csv_row(path: Path, row: dict[str, float]) -> None:
     """Append ``row`` to the CSV log at ``path``; a log written by an older version with other
     columns (a resumed run) is rewritten first with the union of both headers, blanks where a
@@ -125,6 +142,7 @@ class Trainer:
             prompt_pe = self.model.mask_head.prompt_encoder.pe_layer
             prompt_pe.positional_encoding_gaussian_matrix.mul_(self.cfg.prompt_pe_scale)
         self._load_initial_weights()
+        freeze_all_but(self.model, self.cfg.trainable)
         self.loss_module = SequenceLoss(self.model, self.cfg)
         self.ddp = (
             DistributedDataParallel(self.loss_module, find_unused_parameters=True)
