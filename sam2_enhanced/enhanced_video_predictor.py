@@ -11,6 +11,7 @@ tracked by detection alone.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import supervision as sv
 import torch
 from torch import Tensor
 
+from sam2_enhanced.config import MemoryBankConfig
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import DetectionBuilder, detections_bytes
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
@@ -36,7 +38,7 @@ from sam2_enhanced.modeling.search_window import (
     remap_logits,
     to_window_coords,
 )
-from sam2_enhanced.modeling.significance import get_signal
+from sam2_enhanced.modeling.signal_set import SignalSet
 from sam2_enhanced.object_windows import WindowPlanner, box_in_frame
 from sam2_enhanced.prompt_inputs import (
     check_box,
@@ -63,13 +65,24 @@ Output = tuple[int, list[int], Tensor, sv.Detections]
 class SAM2EnhancedVideoPredictor:
     """Video object segmentation and detection with SAM 2's API (see the module docstring)."""
 
-    def __init__(self, model: SAM2EnhancedBase, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        model: SAM2EnhancedBase,
+        device: str | torch.device | None = None,
+        memory_bank: MemoryBankConfig | None = None,
+    ) -> None:
+        """``memory_bank`` replaces the model's memory policy for this predictor only (memory
+        studies: the bank and significance are inference-time choices; the model is unchanged)."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = model.config
-        self.signal = get_signal(self.config.memory_bank.significance)
+        if memory_bank is not None:
+            if not isinstance(memory_bank, MemoryBankConfig):
+                raise TypeError(f"memory_bank must be a MemoryBankConfig, got {memory_bank!r:.80}")
+            self.config = dataclasses.replace(model.config, memory_bank=memory_bank)
+        self.signals = SignalSet.parse(self.config.memory_bank.significance)
         self.windows = WindowPlanner(self.config.search_window, model.image_size)
         self.tiles = TiledDetector(self.config.detection_tiles, model)
 
@@ -458,7 +471,7 @@ class SAM2EnhancedVideoPredictor:
             previous_logits=previous,
             **self.window_inputs(state, frame_idx, windows),
         )
-        small = state.small_frame(frame) if self.signal.input_kind == "frame" else None
+        small = state.small_frame(frame) if self.signals.needs("frame") else None
         for i, obj_id in enumerate(tracked):
             obj = state.objects[obj_id]
             result = self.keep_result(
@@ -568,21 +581,17 @@ class SAM2EnhancedVideoPredictor:
         mask_logits: Tensor | None,
     ) -> float | None:
         """Score of a tracked frame for the keyframe policy (None when nothing to compare)."""
-        kind = self.signal.input_kind
-        if kind == "feature":
-            return None if obj.last_memory is None else self.signal.fn(obj.last_memory, features)
-        if kind == "frame":
-            return (
-                None
-                if state.last_frame_small is None
-                else self.signal.fn(state.last_frame_small, frame)
+        pairs = {}
+        if self.signals.needs("feature") and obj.last_memory is not None:
+            pairs["feature"] = (obj.last_memory, features)
+        if self.signals.needs("frame") and state.last_frame_small is not None:
+            pairs["frame"] = (state.last_frame_small, frame)
+        if self.signals.needs("mask") and obj.last_result is not None and mask_logits is not None:
+            pairs["mask"] = (
+                (obj.last_result[1].mask_logits[0] > 0).cpu().numpy(),
+                (mask_logits[0] > 0).cpu().numpy(),
             )
-        if obj.last_result is None or mask_logits is None:
-            return None
-        return self.signal.fn(
-            (obj.last_result[1].mask_logits[0] > 0).cpu().numpy(),
-            (mask_logits[0] > 0).cpu().numpy(),
-        )
+        return self.signals.score(pairs)
 
     def store_memory(
         self,

@@ -5,7 +5,8 @@ classes (:data:`CLASS_NAMES`: drone, bird, vehicle, balloon; 3-40 px by default)
 on curves, erratically or fast, changing scale and appearance, leaving and re-entering the
 frame, passing behind foreground occluders and next to look-alike distractors, under a panning
 and shaking camera, with optional blur, sensor noise, grey frames and a thermal-infrared look
-(:mod:`.synthetic_thermal`, off by default). The same seed gives
+(:mod:`.synthetic_thermal`, off by default) and long occlusions behind a covering occluder
+(:mod:`.synthetic_long_occlusion`, off by default). The same seed gives
 byte-identical output; different seeds give different videos.
 
 Ground-truth conventions (all per frame ``t`` and object ``o``):
@@ -35,6 +36,7 @@ import torch
 
 from sam2_enhanced import box_ops
 from sam2_enhanced.data.synthetic_config import SyntheticVideoConfig
+from sam2_enhanced.data.synthetic_long_occlusion import draw_covers, plan_long_occlusions
 from sam2_enhanced.data.synthetic_motion import MOTION_TYPES, camera_path
 from sam2_enhanced.data.synthetic_plan import EXIT_MOTION, ObjectPlan, plan_objects
 from sam2_enhanced.data.synthetic_render import CLASS_NAMES, NUM_CLASSES, render_sprite
@@ -62,6 +64,7 @@ _STREAMS = (
     "blur",
     "noise",
     "thermal",
+    "long_occlusion",
 )
 
 
@@ -294,10 +297,15 @@ def generate_video(seed: int, cfg: SyntheticVideoConfig | None = None) -> Synthe
     if rngs["decisions"].random() < cfg.prob_camera_motion:
         path = camera_path(rngs["camera"], cfg.num_frames, cfg.camera_max_speed, cfg.camera_jitter)
         camera_xy = np.clip(path, -margin, margin)
+    if cfg.long_occlusion_frames > 0:
+        plans = plan_long_occlusions(rngs["long_occlusion"], plans, cfg.long_occlusion_frames)
     occluder_layer = _occluder_layer(rngs["occluders"], plans, cfg, canvas_hw, margin)
     frames, full_masks, occluded, areas = _render_frames(
         plans, canvas, occluder_layer, camera_xy, (cfg.height, cfg.width), margin
     )
+    if cfg.long_occlusion_frames > 0:
+        length = cfg.long_occlusion_frames
+        draw_covers(rngs["long_occlusion"], plans, length, camera_xy, frames, occluded)
     masks = _visible_masks(full_masks, occluded)  # (T, O, H, W)
     visibility = (masks.sum(axis=(2, 3)) / areas).astype(np.float32)  # (T, O)
     keep = np.flatnonzero(visibility.max(axis=0, initial=0.0) > 0)  # objects ever visible

@@ -47,6 +47,8 @@ class SyntheticVideoConfig:
     prob_scale_change: float = 0.5  # per object: size drifts and oscillates over time
     prob_appearance_change: float = 0.5  # per object: spins, flaps, brightness changes
     prob_occlusion: float = 0.3  # per object: an occluder is placed across its path
+    long_occlusion_frames: int = 0  # > 0: each occluded object hides this many frames behind a
+    # covering occluder, holding still, then goes on (0 = off: occluders on its path only)
     max_clutter_occluders: int = 2  # extra foreground occluders anywhere (0..this many, <= 64)
     prob_exit: float = 0.2  # per object: leaves the frame and comes back (overrides motion)
     prob_distractor: float = 0.3  # per object: a look-alike, annotated as its own track, nearby
@@ -89,6 +91,7 @@ class SyntheticVideoConfig:
             "min_object_size": 1,
             "max_object_size": self.min_object_size,
             "max_clutter_occluders": 0,
+            "long_occlusion_frames": 0,
             "max_background_shapes": 0,
         }
         for name, minimum in minimums.items():
