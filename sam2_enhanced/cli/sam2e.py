@@ -3,7 +3,8 @@
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
 clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines),
 ``threshold`` (the detection threshold of best F1 on validation videos) and ``bench`` (speed
-and memory, :mod:`sam2_enhanced.benchmark`). Bad arguments give one error line on stderr and
+and memory, :mod:`sam2_enhanced.benchmark`) and ``study memory`` (memory policies measured,
+:mod:`sam2_enhanced.cli.study`). Bad arguments give one error line on stderr and
 exit code 2; ``-v`` shows the traceback behind such an error. Each command imports its modules
 (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors answer
 without loading the model code. Progress bars show only when stderr is a terminal.
@@ -22,6 +23,7 @@ import torch
 
 from sam2_enhanced import __version__
 from sam2_enhanced.benchmark.run import main as benchmark_main
+from sam2_enhanced.cli.study import add_study_parser, run_memory_study
 from sam2_enhanced.data.splits import SPLITS
 
 logger = logging.getLogger("sam2_enhanced.cli")
@@ -206,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_args(evaluate)
     _threshold_parser(sub)
+    add_study_parser(sub, _model_args, positive_int, SPLITS)
     sub.add_parser("bench", help="speed and memory benchmark (see `sam2e bench --help`)")
     return parser
 
@@ -313,6 +316,10 @@ def _run_threshold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_study(args: argparse.Namespace) -> int:
+    return run_memory_study(args, load_predictor, args.argv)
+
+
 def _run_bench(bench_argv: list[str]) -> int:
     code = benchmark_main(bench_argv)
     return 0 if code is None else int(code)
@@ -332,6 +339,7 @@ _COMMANDS = {
     "demo": _run_demo,
     "eval": _run_eval,
     "threshold": _run_threshold,
+    "study": _run_study,
 }
 
 
@@ -345,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
             return _run_bench(bench_argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv
         command = args.command
         if getattr(args, "threads", None):
             torch.set_num_threads(args.threads)

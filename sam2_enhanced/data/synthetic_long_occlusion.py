@@ -5,8 +5,9 @@ With ``SyntheticVideoConfig.long_occlusion_frames = L > 0`` every object planned
 held, as a drone hovering behind a cloud) and then goes on along its planned path, ``L``
 frames late. A round occluder over the held position covers the whole object for exactly those
 frames (it is there only then, so a static object comes back into view), and its
-``visibility`` is 0 there; camera motion moves the occluder and the object together. The start frames and colours come from the generator's own
-``long_occlusion`` random stream, so videos with the option off are unchanged.
+``visibility`` is 0 there; camera motion moves the occluder and the object together. The start
+frames and colours come from the generator's own ``long_occlusion`` random stream, so videos
+with the option off are unchanged.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class SignalSet:
         return {name: SIGNALS[name] for name in self.names}
 
     def needs(self, kind: InputKind) -> bool:
-        """Whether some signal scores inputs of ``kind`` (``"frame"``, ``"mask"``, ``"feature"``)."""
+        """Whether some signal scores inputs of ``kind``: "frame", "mask" or "feature"."""
         return any(signal.input_kind == kind for signal in self.signals.values())
 
     def score(self, pairs: Mapping[str, tuple[Any, Any]]) -> float | None:
