@@ -161,6 +161,8 @@ class TrackerConfig:
     embedding_weight: float = 0.3  # weight of appearance distance against 1 - IoU in the cost
     max_lost_frames: int = 15  # frames an unmatched track is kept alive (occlusion)
     min_hits: int = 2  # matched frames before a new track is reported
+    classify_motion: bool = False  # label tracked rows static / dynamic relative to the scene
+    # (camera motion compensated) in detections.data["motion_class"] on propagated frames
 
 
 MOTION_MODELS = ("constant_velocity", "static")

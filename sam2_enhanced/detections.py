@@ -15,6 +15,7 @@ from torch import Tensor
 
 from sam2_enhanced.box_ops import denormalize_cxcywh, masks_to_boxes_xyxy
 from sam2_enhanced.modeling.detection_head import DetectionOutput
+from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.tracking import INVALID, centre_gate, iou_matrix, match_boxes
 from sam2_enhanced.video_state import FrameResult, VideoState
 
@@ -24,6 +25,29 @@ def detections_bytes(detections: sv.Detections) -> int:
     arrays = [detections.xyxy, detections.mask, detections.confidence, detections.class_id]
     arrays += [detections.tracker_id, *detections.data.values()]
     return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def add_motion_classes(
+    classifier: MotionClassifier,
+    frame: Tensor,
+    detections: sv.Detections,
+    video_hw: tuple[int, int],
+) -> None:
+    """Set ``detections.data["motion_class"]`` (N,) to each row's class: "static" / "dynamic"
+    relative to the scene, or "unknown" while a track is new (:mod:`.modeling.motion_class`).
+
+    Args:
+        classifier: the video's classifier (fed every propagated frame in order).
+        frame: (1, 3, S, S) the frame at model resolution, values in [0, 1].
+        detections: the frame's rows, boxes in video pixels.
+        video_hw: (H, W) video size.
+    """
+    side = frame.shape[-1]
+    grey = (frame[0].float().mean(dim=0) * 255).round().byte().cpu().numpy()  # (S, S)
+    height, width = video_hw
+    scale = np.array([side / width, side / height, side / width, side / height])
+    boxes = detections.xyxy.reshape(-1, 4) * scale  # (N, 4) model-input pixels
+    detections.data["motion_class"] = classifier.update(grey, detections.tracker_id, boxes)
 
 
 def object_matches(

@@ -24,9 +24,10 @@ from torch import Tensor
 
 from sam2_enhanced.config import MemoryBankConfig
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
-from sam2_enhanced.detections import DetectionBuilder, detections_bytes
+from sam2_enhanced.detections import DetectionBuilder, add_motion_classes, detections_bytes
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
+from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import (
@@ -155,6 +156,7 @@ class SAM2EnhancedVideoPredictor:
             ),
             device=self.device,
             offload_state_to_cpu=offload_state_to_cpu,
+            motion_classifier=MotionClassifier() if tracker_cfg.classify_motion else None,
         )
 
     def reset_state(self, state: VideoState) -> None:
@@ -163,6 +165,8 @@ class SAM2EnhancedVideoPredictor:
         state.cond_detections.clear()
         state.bank.clear()
         state.tracker.reset()
+        if state.motion_classifier is not None:
+            state.motion_classifier.reset()
         state.last_frame_small = None
         state.features = None
         state.frames_tracked = 0
@@ -377,6 +381,8 @@ class SAM2EnhancedVideoPredictor:
         self.start_motions(state, first, reverse)
         state.bank.clear_scene()
         state.tracker.reset()
+        if state.motion_classifier is not None:
+            state.motion_classifier.reset()
         state.last_frame_small = None
         for frame_idx in frame_order:
             try:
@@ -494,7 +500,10 @@ class SAM2EnhancedVideoPredictor:
         if small is not None:
             state.last_frame_small = small
         detections = self.tiles.add_to(out.detections, state, frame_idx, scene)
-        return self.frame_output(state, frame_idx, detections, update_tracks=True)
+        output = self.frame_output(state, frame_idx, detections, update_tracks=True)
+        if state.motion_classifier is not None:
+            add_motion_classes(state.motion_classifier, frame, output[3], video_hw)
+        return output
 
     def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
         """``track_step``'s ``objects`` / ``object_windows`` for windows (O, 4) on a frame:

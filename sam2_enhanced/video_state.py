@@ -21,6 +21,7 @@ from torch import Tensor
 from sam2_enhanced.data.frames import FrameSource
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank
+from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import DetectionTracker
 
@@ -177,6 +178,7 @@ class VideoState:
     last_frame_small: np.ndarray | None = None  # (64, 64, 3) uint8, frame significance reference
     features: tuple[int, EncoderOutput] | None = None  # newest frame's encoder output (reused)
     frames_tracked: int = 0  # frames yielded by propagate_in_video since the last reset
+    motion_classifier: MotionClassifier | None = None  # tracker.classify_motion: static/dynamic
 
     @property
     def num_frames(self) -> int | None:

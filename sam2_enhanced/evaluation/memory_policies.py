@@ -40,6 +40,7 @@ ADAPTIVE_NUM_STD = 1.0  # the adaptive policy admits scores above mean + this ma
 FIFO_RECENT_FRAMES = 6  # SAM 2 keeps the prompted frame and the 6 most recent ones
 KEEP_ALL_FRAMES = 100_000  # "every frame": a FIFO longer than any studied video
 TOPK_SIZES = (1, 4, 8)  # keyframe buffer sizes of the top-K group
+GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression")  # report order
 REFERENCE_POLICY = "keep-all"  # the accuracy and memory reference of the report's rule
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_enhanced.evaluation.memory_policies import REFERENCE_POLICY
+from sam2_enhanced.evaluation.memory_policies import GROUPS, REFERENCE_POLICY
 from sam2_enhanced.evaluation.report import markdown_table
 
 ACCURACY_TOLERANCE = 0.02  # a default may lose at most 2 % (relative) of keep-all's accuracy
@@ -75,7 +75,8 @@ def _mean(values: list[Any]) -> float:
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[PolicyRow]:
-    """One row per policy in order of first appearance (records JSON-loaded: NaN is None)."""
+    """One row per policy, by group (:data:`GROUPS` order) then name; JSON-loaded records
+    (NaN stored as None)."""
     by_policy: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_policy[record["policy"]].append(record)
@@ -94,7 +95,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[PolicyRow]:
                 accuracy=numbers["j_and_f" if use_masks else "sot_auc"],
             )
         )
-    return rows
+    rank = {group: i for i, group in enumerate(GROUPS)}
+    return sorted(rows, key=lambda r: (rank.get(r.group, len(GROUPS)), r.policy))
 
 
 def choose_default(rows: list[PolicyRow], reference: str = REFERENCE_POLICY) -> DefaultChoice:
