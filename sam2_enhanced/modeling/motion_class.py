@@ -2,12 +2,13 @@
 
 An object is *static* when it stays put in the scene, even if the camera pans (its image
 position then moves with the background), and *dynamic* when it moves through the scene. Camera
-motion is the global shift of the frame content from one frame to the next, found by phase
-correlation (``cv2.phaseCorrelate``, Hann window) with the tracked objects' boxes filled with
-the frame mean so that they do not vote. Summing the shifts gives the camera's offset; an
-object's *scene position* is its box centre minus that offset. Over the last ``window``
-frames, an object whose scene position moved more than ``max(min_speed_px, relative_speed *
-size)`` pixels per frame (net displacement / frames elapsed) is dynamic.
+motion is the global shift of the frame content from one frame to the next: the median
+Lucas-Kanade flow of background corners, the tracked objects' boxes left out so that they do
+not vote (phase correlation of the whole frames where there are too few corners). Summing the
+shifts gives the camera's offset; an object's *scene position* is its box centre minus that
+offset. Over the last ``window`` frames, an object whose scene position moved more than
+``max(min_speed_px, relative_speed * size)`` pixels per frame (net displacement / frames
+elapsed) is dynamic.
 
 Everything here is pure numpy / OpenCV: :func:`camera_shift` and :func:`classify_motion` are
 functions, :class:`MotionClassifier` keeps the per-track history of one video.
@@ -19,6 +20,8 @@ from collections import deque
 
 import cv2
 import numpy as np
+
+MIN_CORNERS = 8  # tracked background corners needed for a flow estimate of the camera shift
 
 MOTION_CLASSES = ("unknown", "static", "dynamic")
 """``unknown``: seen on fewer than ``min_frames`` frames so far."""
@@ -34,15 +37,27 @@ def _check_grey(name: str, frame: np.ndarray) -> np.ndarray:
     return frame.astype(np.float32)
 
 
+def _phase_shift(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(2,) content shift of two float32 frames by phase correlation (Hann window)."""
+    height, width = prev.shape
+    window = cv2.createHanningWindow((width, height), cv2.CV_32F)  # (H, W)
+    (dx, dy), _ = cv2.phaseCorrelate(prev, cur, window)
+    return np.array([dx, dy], dtype=np.float64)
+
+
 def camera_shift(
     prev_grey: np.ndarray, cur_grey: np.ndarray, exclude: np.ndarray | None = None
 ) -> np.ndarray:
     """Global shift of the frame content from ``prev_grey`` to ``cur_grey``.
 
+    Corners of ``prev_grey`` outside ``exclude`` are tracked into ``cur_grey`` by pyramidal
+    Lucas-Kanade flow and the median displacement is the shift; with fewer than
+    :data:`MIN_CORNERS` tracked corners (a flat frame) it falls back to phase correlation of
+    the whole frames.
+
     Args:
-        prev_grey, cur_grey: (H, W) grey frames of equal shape (any real dtype).
-        exclude: optional (H, W) bool pixels left out (moving objects), filled with each frame's
-            mean of the other pixels.
+        prev_grey, cur_grey: (H, W) grey frames of equal shape (any real dtype, 0..255).
+        exclude: optional (H, W) bool pixels left out (moving objects).
 
     Returns:
         (2,) float64 ``(dx, dy)`` pixels: a scene point at ``p`` in ``prev`` is at ``p + (dx,
@@ -51,21 +66,28 @@ def camera_shift(
     prev, cur = _check_grey("prev_grey", prev_grey), _check_grey("cur_grey", cur_grey)
     if prev.shape != cur.shape:
         raise ValueError(f"frames must have one shape, got {prev.shape} and {cur.shape}")
+    keep = np.ones(prev.shape, dtype=bool)
     if exclude is not None:
         if exclude.shape != prev.shape or exclude.dtype != np.bool_:
             raise ValueError(
                 f"exclude must be a bool mask of the frames' shape {prev.shape}, got "
                 f"{exclude.dtype} {exclude.shape}"
             )
-        if exclude.all():
-            return np.zeros(2)
-        prev, cur = prev.copy(), cur.copy()
-        prev[exclude] = prev[~exclude].mean()
-        cur[exclude] = cur[~exclude].mean()
-    height, width = prev.shape
-    window = cv2.createHanningWindow((width, height), cv2.CV_32F)  # (H, W)
-    (dx, dy), _ = cv2.phaseCorrelate(prev, cur, window)
-    return np.array([dx, dy], dtype=np.float64)
+        keep = ~exclude
+    prev_u8 = np.clip(prev, 0, 255).astype(np.uint8)
+    cur_u8 = np.clip(cur, 0, 255).astype(np.uint8)
+    corners = cv2.goodFeaturesToTrack(
+        prev_u8, maxCorners=200, qualityLevel=0.01, minDistance=4, mask=keep.astype(np.uint8)
+    )  # (K, 1, 2) float32 xy, or None
+    if corners is not None and len(corners) >= MIN_CORNERS:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            prev_u8, cur_u8, corners, None, winSize=(15, 15), maxLevel=3
+        )  # (K, 1, 2), (K, 1)
+        ok = status[:, 0] == 1
+        if ok.sum() >= MIN_CORNERS:
+            flow = (moved - corners)[ok, 0]  # (K', 2)
+            return np.median(flow, axis=0).astype(np.float64)
+    return _phase_shift(prev, cur)
 
 
 def boxes_mask(boxes_xyxy: np.ndarray, frame_hw: tuple[int, int], pad: float = 0.25) -> np.ndarray:
