@@ -23,9 +23,10 @@ from sam2_enhanced.data.synthetic_plan import ObjectPlan
 
 def held_frame_index(num_frames: int, start: int, length: int) -> np.ndarray:
     """(T,) int64 frame of the original plan shown at each frame: ``t`` before ``start``,
-    ``start`` for ``length`` frames, then ``t - length`` (the plan resumes, late)."""
+    ``start`` on the ``length`` frames from ``start``, then ``t - length + 1`` (the plan
+    resumes where it stopped, ``length - 1`` frames late)."""
     times = np.arange(num_frames, dtype=np.int64)
-    held = np.where(times < start, times, np.maximum(times - length, start))  # (T,)
+    held = np.where(times < start + length, np.minimum(times, start), times - length + 1)
     return np.clip(held, 0, num_frames - 1)
 
 
