@@ -1,9 +1,13 @@
 """Motion classes: camera shift by phase correlation, static / dynamic relative to the scene."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from sam2_enhanced import build_predictor
 from sam2_enhanced.modeling.motion_class import (
+    MOTION_CLASSES,
     MotionClassifier,
     boxes_mask,
     camera_shift,
@@ -107,3 +111,21 @@ def test_classify_motion_threshold_scales_with_size():
 def test_bad_input(call, error):
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_predictor_exposes_motion_classes_behind_the_switch(tiny_cfg, enabled):
+    tracker = dataclasses.replace(tiny_cfg.tracker, classify_motion=enabled, det_threshold=0.0)
+    predictor = build_predictor(dataclasses.replace(tiny_cfg, tracker=tracker), device="cpu")
+    frames = np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    state = predictor.init_state(frames)
+    predictor.add_new_points_or_box(state, 0, 1, box=[10, 10, 30, 30])
+    outputs = list(predictor.propagate_in_video(state))
+    assert len(outputs) == 5
+    for _, _, _, detections in outputs:
+        assert ("motion_class" in detections.data) == enabled
+        if enabled:
+            assert len(detections.data["motion_class"]) == len(detections)
+            assert set(detections.data["motion_class"]) <= set(MOTION_CLASSES)
+    if enabled:
+        assert sum(len(d) for *_, d in outputs) > 0  # rows were classified
