@@ -197,3 +197,39 @@ def test_cli_runs_resumes_and_rejects_unknown_policy(model_dir, tmp_path, capsys
     assert bad == 2 and "unknown policy 'nope'" in capsys.readouterr().err
     assert main(["study", "memory", "--out", str(out), "--model", model_dir]) == 2  # no videos
     assert len(load_records(out)) == 2
+
+
+def test_data_videos_sot_and_davis(tmp_path):
+    from PIL import Image
+
+    from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
+    from sam2_enhanced.data.writers import write_davis_masks, write_sot_sequence
+    from sam2_enhanced.evaluation.memory_videos import data_study_videos
+
+    video = generate_video(
+        3, SyntheticVideoConfig(height=48, width=48, num_frames=5, max_object_size=16)
+    )
+    write_sot_sequence(video, 0, tmp_path / "sot" / "seq1")
+    root = tmp_path / "davis"
+    write_davis_masks(video, root / "Annotations")
+    (root / "JPEGImages").mkdir()
+    for t, frame in enumerate(video.frames):
+        Image.fromarray(frame).save(root / "JPEGImages" / f"{t:05d}.jpg")
+    sot, davis = [ref.load() for ref in data_study_videos([tmp_path / "sot", root])]
+    assert sot.masks is None and sot.num_frames == 5
+    np.testing.assert_array_equal(sot.present, video.visibility[:, 0] > 0)
+    assert davis.masks.shape == (5, 48, 48) and davis.mask_frames.all()
+    np.testing.assert_array_equal(davis.masks, video.masks[:, 0])
+    np.testing.assert_allclose(davis.boxes_xyxy[davis.present], video.boxes_xyxy[davis.present, 0])
+
+
+def test_a_video_that_fails_to_load_fails_its_runs_only(tmp_path):
+    from sam2_enhanced.evaluation.memory_videos import VideoRef
+
+    def broken():
+        raise FileNotFoundError("gone")
+
+    policies = select_policies(study_policies(MemoryBankConfig()), "fifo,keep-all")
+    outcome = run_study(None, policies, [VideoRef("broken", broken)], tmp_path,
+                        device=torch.device("cpu"), progress=False)  # fmt: skip
+    assert len(outcome.failed) == 2 and outcome.written == [] and "gone" in outcome.failed[0]

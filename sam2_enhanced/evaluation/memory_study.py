@@ -272,7 +272,18 @@ def run_study(
         todo = [p for p in policies if not result_path(out_dir, p.name, ref.name).exists()]
         outcome.skipped += len(policies) - len(todo)
         bar.update(len(policies) - len(todo))
-        video = ref.load() if todo else None
+        if not todo:
+            continue
+        try:
+            video = ref.load()
+            video.init_frame  # noqa: B018 (raises when the target is never visible)
+        except Exception as err:  # isolate: an unreadable video fails its runs only
+            logger.warning(
+                "memory study video %s failed: %s: %s", ref.name, type(err).__name__, err
+            )
+            outcome.failed += [f"{p.name} on {ref.name}: {type(err).__name__}: {err}" for p in todo]
+            bar.update(len(todo))
+            continue
         for policy in todo:
             bar.set_postfix_str(f"{policy.name} {ref.name}")
             try:

@@ -81,6 +81,8 @@ def study_synthetic_config(size: int, num_frames: int) -> SyntheticVideoConfig:
 
 def _synthetic_video(seed: int, cfg: SyntheticVideoConfig, name: str) -> StudyVideo:
     video = generate_video(seed, cfg)
+    if video.num_objects == 0:
+        raise ValueError(f"{name}: no object is ever visible (rare); nothing to track")
     present = video.visibility[:, 0] > 0  # (T,)
     boxes = video.boxes_xyxy[:, 0].astype(np.float64)  # (T, 4)
     boxes[~present] = np.nan
