@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -29,27 +28,20 @@ from sam2_enhanced.evaluation.cases import SotCase, VosCase, find_cases
 
 
 @dataclass
-class StudyVideo:
-    """One target in one video."""
+class StudyVideo(SotCase):
+    """One target in one video: a :class:`SotCase` (``name`` unique among the study's videos,
+    used in file names; the target is prompted on ``init_frame``) plus its masks."""
 
-    name: str  # unique among the study's videos (used in file names)
-    frames: Any  # folder / video path or (T', H, W, 3) uint8 array with T' >= T
-    boxes_xyxy: np.ndarray  # (T, 4) float64 GT pixels, NaN rows where the target is absent
-    present: np.ndarray  # (T,) bool target visible
     masks: np.ndarray | None  # (T, H, W) bool GT mask on each frame; None without masks
     mask_frames: np.ndarray | None  # (T,) bool frames whose mask is annotated; None without
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.boxes_xyxy.shape[0])
-
-    @property
-    def init_frame(self) -> int:
-        """First frame where the target is visible: it is prompted there."""
-        present = np.flatnonzero(self.present)
-        if present.size == 0:
-            raise ValueError(f"{self.name}: the target is absent in every frame; nothing to track")
-        return int(present[0])
+    def truncated(self, max_frames: int) -> StudyVideo:
+        short = super().truncated(max_frames)
+        if self.masks is None:
+            return short
+        return replace(
+            short, masks=self.masks[:max_frames], mask_frames=self.mask_frames[:max_frames]
+        )
 
 
 @dataclass
