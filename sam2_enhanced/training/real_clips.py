@@ -35,6 +35,7 @@ from sam2_enhanced.data.frames import list_image_files, read_image_rgb
 from sam2_enhanced.data.readers_davis import read_label_map
 from sam2_enhanced.data.readers_sot import read_sot_sequence
 from sam2_enhanced.training.window_clips import (
+    check_context_scale,
     context_of,
     crop_clip,
     fill_missing_boxes,
@@ -159,8 +160,7 @@ class RealWindowClipDataset(Dataset):
         self.centre_jitter = centre_jitter
         self.scale_jitter = scale_jitter
         self.max_stride = max_stride
-        context_of(torch.zeros(0, 4), image_size, context_scale)  # validates the scale
-        self.context_scale = context_scale
+        self.context_scale = check_context_scale(context_scale)
 
     def __len__(self) -> int:
         return self.num_items

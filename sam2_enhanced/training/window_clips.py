@@ -114,12 +114,17 @@ def crop_clip(
     return crops, masks, boxes, in_window
 
 
+def check_context_scale(context_scale: float) -> float:
+    """``context_scale`` if it is >= 1 (frames cut at least as large as their windows)."""
+    if context_scale < 1:
+        raise ValueError(f"context_scale must be >= 1, got {context_scale}")
+    return context_scale
+
+
 def context_of(windows_xyxy: torch.Tensor, side: int, context_scale: float):
     """Where a clip's frames are cut from: (T, 4) regions ``context_scale`` times its windows
     (T, 4) (the windows themselves at 1) and their side in pixels, ``side * context_scale``."""
-    if context_scale < 1:
-        raise ValueError(f"context_scale must be >= 1, got {context_scale}")
-    if context_scale == 1:
+    if check_context_scale(context_scale) == 1:
         return windows_xyxy, side
     return grow_windows(windows_xyxy, context_scale), int(round(side * context_scale))
 
@@ -176,8 +181,7 @@ class WindowClipDataset(Dataset):
         self.window = window
         self.centre_jitter = centre_jitter
         self.scale_jitter = scale_jitter
-        context_of(torch.zeros(0, 4), image_size, context_scale)  # validates the scale
-        self.context_scale = context_scale
+        self.context_scale = check_context_scale(context_scale)
 
     def __len__(self) -> int:
         return len(self.videos[0])
