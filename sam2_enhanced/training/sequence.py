@@ -250,16 +250,25 @@ class SequenceLoss(nn.Module):
         order = torch.randperm(candidates.numel(), generator=generator).to(candidates.device)
         return candidates[order[: self.cfg.max_objects_per_clip]].sort().values
 
-    def denoising_queries(
-        self, batch: ClipBatch, b: int, truth: FrameTruth, generator: torch.Generator
-    ) -> DenoisingQueries | None:
-        """Denoising queries of one frame of clip ``b`` (``train.dn_groups``), or None: off,
-        not labelled exhaustively (no detection loss there), or no visible target."""
-        if self.cfg.dn_groups == 0 or not (batch.exhaustive is None or bool(batch.exhaustive[b])):
+    def frame_targets(
+        self, batch: ClipBatch, b: int, truth: FrameTruth
+    ) -> tuple[Tensor, Tensor] | None:
+        """Detection targets of one frame of clip ``b``: labels (G,) and normalized boxes
+        (G, 4), or None for clips not labelled exhaustively (no detection loss there)."""
+        if not (batch.exhaustive is None or bool(batch.exhaustive[b])):
             return None
-        labels, boxes = detection_targets(
+        return detection_targets(
             truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
         )
+
+    def denoising_queries(
+        self, targets: tuple[Tensor, Tensor] | None, generator: torch.Generator
+    ) -> DenoisingQueries | None:
+        """Denoising queries of one frame from its detection ``targets`` (``train.dn_groups``),
+        or None: off, no targets (not labelled exhaustively), or no visible target."""
+        if self.cfg.dn_groups == 0 or targets is None:
+            return None
+        labels, boxes = targets
         return frame_denoising_queries(
             self.cfg, self.model.config.heads.num_classes, labels, boxes, generator
         )
@@ -338,7 +347,8 @@ class SequenceLoss(nn.Module):
                 )
             elif t in correct_at and len(objects):
                 prompts = self.correction(frame.encoded, memories, previous, gt_masks, generator)
-            denoising = self.denoising_queries(batch, b, frame.truth, generator)
+            targets = self.frame_targets(batch, b, frame.truth)
+            denoising = self.denoising_queries(targets, generator)
             out = self.model.track_step(
                 frame.encoded,
                 prompts,
@@ -354,7 +364,7 @@ class SequenceLoss(nn.Module):
                 previous_window = frame.window_xyxy[None] if frame.window_xyxy is not None else None
                 if drift:
                     drift.follow(out.masks, frame.window_xyxy)
-            frame_terms = self.frame_losses(out, batch, b, frame.truth, gt_masks, denoising)
+            frame_terms = self.frame_losses(out, batch, b, targets, gt_masks, denoising)
             total = total + frame_terms.pop("total") / num_frames
             for name, value in frame_terms.items():
                 terms[name] += float(value) / num_frames
@@ -372,13 +382,13 @@ class SequenceLoss(nn.Module):
         out: TrackStepOutput,
         batch: ClipBatch,
         b: int,
-        truth: FrameTruth,
+        targets: tuple[Tensor, Tensor] | None,
         gt_masks: Tensor,
         denoising: DenoisingQueries | None = None,
     ) -> dict[str, Tensor]:
-        """Detection and mask losses of one frame of clip ``b`` (its ground truth ``truth``, the
-        tracked objects' masks ``gt_masks`` (O, S, S), the denoising queries the detector was
-        given, if any): "total" plus named terms.
+        """Detection and mask losses of one frame of clip ``b`` (its detection ``targets`` from
+        :meth:`frame_targets`, the tracked objects' masks ``gt_masks`` (O, S, S), the denoising
+        queries the detector was given, if any): "total" plus named terms.
 
         Clips not labelled exhaustively (real single-object video: only the target has a box)
         get no detection set loss: every unlabelled object a query found would be pushed to
@@ -386,10 +396,8 @@ class SequenceLoss(nn.Module):
         the projection mask loss (:class:`MaskCriterion`).
         """
         terms = {"total": gt_masks.new_zeros(())}
-        if batch.exhaustive is None or bool(batch.exhaustive[b]):
-            labels, boxes = detection_targets(
-                truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
-            )
+        if targets is not None:
+            labels, boxes = targets
             det = self.set_criterion(out.detections, labels, boxes, denoising)
             terms["total"] = det.total
             for name in DET_TERMS:
