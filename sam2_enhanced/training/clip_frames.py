@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.data.clip_dataset import ClipBatch
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
-from sam2_enhanced.modeling.search_window import crop_windows, to_frame_coords, to_window_coords
+from sam2_enhanced.modeling.search_window import to_frame_coords, to_window_coords
+from sam2_enhanced.training.window_clips import crop_clip
 
 
 @dataclass
@@ -88,10 +88,9 @@ class ContextFrames:
         corners = window_xyxy.to(context).view(1, 2, 2)
         inside = to_window_coords(corners, context, context_side).view(1, 4).round()  # (1, 4)
         size = self.model.image_size
-        image = crop_windows(batch.frames[b, t], inside, size)  # (1, 3, S, S)
-        masks = (crop_windows(batch.masks[b, t], inside, size)[0] > 0.5).float()  # (O, S, S)
-        boxes = masks_to_boxes_xyxy(masks > 0).nan_to_num(0.0)  # (O, 4)
-        in_window = (masks.flatten(1) > 0).any(dim=1).float()  # (O,)
-        truth = FrameTruth(masks, boxes, batch.visibility[b, t] * in_window)
+        image, masks, boxes, in_window = crop_clip(
+            batch.frames[b, t][None], batch.masks[b, t][None], inside, size
+        )  # (1, 3, S, S), (1, O, S, S), (1, O, 4), (1, O): the dataset's own cut
+        truth = FrameTruth(masks[0], boxes[0], batch.visibility[b, t] * in_window[0])
         window = to_frame_coords(inside.view(1, 2, 2), context, context_side).view(4)
         return ClipFrame(self.model.encode_image(image.clamp(0, 1)), truth, window)
