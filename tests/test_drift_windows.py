@@ -197,3 +197,13 @@ def test_drift_training_step_cuts_windows_from_the_models_predictions(monkeypatc
     cuts.clear()
     SequenceLoss(model, no_drift)(batch, torch.Generator().manual_seed(0))
     assert all(window is None for _, window in cuts)
+
+
+def test_drift_training_without_video_sizes_is_refused():
+    model = build_model(load_config("tiny")).train()
+    batch = collate_clips([window_data(2.0)[0]])
+    cfg = TrainConfig(use_windows=True, window_context=2.0, prob_drift_window=1.0)
+    with pytest.raises(ValueError, match="video_hw"):
+        SequenceLoss(model, cfg)(
+            dataclasses.replace(batch, video_hw=None), torch.Generator().manual_seed(0)
+        )

@@ -292,6 +292,11 @@ class SequenceLoss(nn.Module):
             or num_objects != 1
         ):
             return None
+        if batch.video_hw is None:
+            raise ValueError(
+                "train.prob_drift_window needs each clip's video size (ClipBatch.video_hw) to "
+                "place windows as the predictor does; the window-clip datasets set it"
+            )
         return DriftWindows(
             WindowPlanner(self.model.config.search_window, self.model.image_size),
             self.cfg.prob_drift_window,
