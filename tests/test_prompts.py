@@ -3,11 +3,13 @@
 import pytest
 import torch
 
+from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.training.prompts import (
     PromptChoice,
     box_prompts,
     choose_prompt,
     corrective_clicks,
+    drop_previous,
     first_frame_prompts,
     jitter_boxes,
     mask_prompts,
@@ -142,3 +144,29 @@ def test_corrective_clicks_shape_mismatch_raises():
 def test_sampling_from_empty_mask_raises():
     with pytest.raises(ValueError, match="empty mask"):
         sample_points(torch.zeros(4, 4, dtype=torch.bool), 1, gen())
+
+
+def test_drop_previous_withholds_whole_rows_at_the_given_rate():
+    previous = torch.randn(400, 1, 4, 4)
+    torch.testing.assert_close(drop_previous(previous, 0.0, gen()), previous)
+    assert bool((drop_previous(previous, 1.0, gen()) == NO_OBJ_SCORE).all())
+    dropped = drop_previous(previous, 0.25, gen())
+    withheld = (dropped == NO_OBJ_SCORE).flatten(1).all(dim=1)  # (O,)
+    kept = (dropped == previous).flatten(1).all(dim=1)
+    assert bool((withheld ^ kept).all())  # a row is withheld whole or kept whole
+    assert 0.15 < withheld.float().mean() < 0.35
+    torch.testing.assert_close(drop_previous(previous, 0.25, gen()), dropped)  # seeded
+
+
+@pytest.mark.parametrize(
+    ("shape", "prob", "match"),
+    [
+        ((2, 1, 4, 4), 1.5, r"prob must be in \[0, 1\]"),
+        ((2, 1, 4, 4), -0.1, r"prob must be in \[0, 1\]"),
+        ((2, 4, 4), 0.5, r"\(O, 1, m, m\)"),
+        ((2, 3, 4, 4), 0.5, r"\(O, 1, m, m\)"),
+    ],
+)
+def test_drop_previous_bad_input(shape, prob, match):
+    with pytest.raises(ValueError, match=match):
+        drop_previous(torch.zeros(shape), prob, gen())

@@ -9,6 +9,7 @@ from sam2_enhanced import build_model, load_config
 from sam2_enhanced.data.clip_dataset import SyntheticClipDataset, collate_clips
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.sam2_base_enhanced import FrameMemory
+from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.sequence import (
     DET_TERMS,
@@ -171,6 +172,32 @@ def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypa
         for (previous, _), (_, masks_before) in zip(clip[1:], clip[:2], strict=True):
             assert not previous.requires_grad
             torch.testing.assert_close(previous, masks_before.mask_logits.detach())
+
+
+def test_withheld_previous_masks_reach_no_frame(clip_batch, monkeypatch):
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.mask_decoder.previous_centre_prompt = True
+    model = build_model(cfg).eval()
+    seen = []
+    track_step = model.track_step
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["previous_logits"])
+        return track_step(*args, **kwargs)
+
+    monkeypatch.setattr(model, "track_step", spy)
+    train_cfg = TrainConfig(prob_mask_prompt=1.0, prob_box_prompt=0.0, prob_corrective=0.0)
+    withheld = dataclasses.replace(train_cfg, prob_drop_previous=1.0)
+    with torch.no_grad():
+        SequenceLoss(model, withheld)(clip_batch, torch.Generator().manual_seed(0))
+    later = [p for p in seen if p is not None]
+    assert len(later) == 2 * 2  # frames 1 and 2 of both clips
+    assert all(bool((p == NO_OBJ_SCORE).all()) for p in later)
+    seen.clear()
+    with torch.no_grad():
+        SequenceLoss(model, train_cfg)(clip_batch, torch.Generator().manual_seed(0))
+    assert any(bool((p > NO_OBJ_SCORE).any()) for p in seen if p is not None)
 
 
 def test_real_box_only_clips_get_projection_loss_and_no_detection_loss(clip_batch):

@@ -70,6 +70,7 @@ def test_inline_model_section():
         (["train.lr.value=1"], "not a mapping"),
         (["train.prob_box_prompt=0.9", "train.prob_mask_prompt=0.5"], "<= 1"),
         (["train.amp=fp8"], "train.amp"),
+        (["train.prob_drop_previous=1.5"], r"train.prob_drop_previous must be in \[0, 1\]"),
         (["data.height=8"], "height"),
     ],
 )

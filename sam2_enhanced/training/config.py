@@ -112,6 +112,8 @@ class TrainConfig:
     real_fraction: float = 0.0  # share of training clips cut from real_data_dir (needs windows)
     real_max_stride: int = 1  # real clips take every k-th frame, k drawn from 1..real_max_stride
     box_projection_weight: float = 1.0  # BoxInst projection loss of box-only (real) targets
+    prob_drop_previous: float = 0.0  # chance that a tracked object's previous mask (its
+    # previous-centre click) is withheld on a frame, as after a loss (prompts.drop_previous)
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "clip_len", "num_train_videos", "max_objects_per_clip")
@@ -127,6 +129,7 @@ class TrainConfig:
             "prob_corrective",
             "min_lr_ratio",
             "prob_drift_window",
+            "prob_drop_previous",
         )
         for name in (*probabilities, "focal_alpha", "mask_focal_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:

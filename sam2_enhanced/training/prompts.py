@@ -1,5 +1,6 @@
-"""Prompt sampling as SAM 2 trains: a mask, a jittered box or clicks on the first frame, and
-corrective clicks sampled from the error region on a few later frames.
+"""Prompt sampling as SAM 2 trains: a mask, a jittered box or clicks on the first frame,
+corrective clicks sampled from the error region on a few later frames, and previous masks
+withheld at random (:func:`drop_previous`).
 
 Masks and boxes come in video pixels (frames of H x W); prompts are returned in model-input
 pixels (``image_size`` square) as :class:`ObjectPrompts`. Randomness comes from an explicit
@@ -16,7 +17,7 @@ from torch import Tensor
 
 from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts
-from sam2_enhanced.modeling.sam_mask_head import BOX_LABELS
+from sam2_enhanced.modeling.sam_mask_head import BOX_LABELS, NO_OBJ_SCORE
 
 PROMPT_KINDS = ("mask", "box", "points")
 
@@ -178,3 +179,31 @@ def corrective_clicks(
         labels[o, 0] = int(gt[o, int(xy[1]), int(xy[0])])
     coords = coords * _scale(height, width, image_size, gt.device)
     return ObjectPrompts(point_coords=coords, point_labels=labels)
+
+
+def drop_previous(previous_logits: Tensor, prob: float, generator: torch.Generator) -> Tensor:
+    """Withhold each object's previous mask with probability ``prob``.
+
+    The previous mask becomes the previous-centre click of the next frame. A model that always
+    gets it learns a shortcut, "a click means the object is there", and never re-finds an
+    object once its mask went empty (no click: "absent" forever). A withheld row (all
+    ``NO_OBJ_SCORE``, as after a loss at inference) makes the model find the target and judge
+    its presence from memory and the image alone.
+
+    Args:
+        previous_logits: (O, 1, m, m) mask logits of each object on the frame before.
+        prob: chance in [0, 1] that a row is withheld.
+
+    Returns:
+        (O, 1, m, m) the same logits, withheld rows filled with ``NO_OBJ_SCORE``.
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must be in [0, 1], got {prob}")
+    if previous_logits.ndim != 4 or previous_logits.shape[1] != 1:
+        raise ValueError(
+            f"previous_logits must be (O, 1, m, m), got {tuple(previous_logits.shape)}"
+        )
+    num_objects = previous_logits.shape[0]
+    drop = torch.rand(num_objects, generator=generator) < prob  # (O,)
+    drop = drop.to(previous_logits.device).view(-1, 1, 1, 1)
+    return previous_logits.masked_fill(drop, NO_OBJ_SCORE)

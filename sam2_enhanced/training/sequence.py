@@ -36,7 +36,12 @@ from sam2_enhanced.training.detection_targets import detection_targets, frame_de
 from sam2_enhanced.training.drift_windows import DriftWindows
 from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
 from sam2_enhanced.training.matcher import HungarianMatcher
-from sam2_enhanced.training.prompts import choose_prompt, corrective_clicks, first_frame_prompts
+from sam2_enhanced.training.prompts import (
+    choose_prompt,
+    corrective_clicks,
+    drop_previous,
+    first_frame_prompts,
+)
 
 
 def resize_frames(frames: Tensor, image_size: int) -> Tensor:
@@ -338,6 +343,8 @@ class SequenceLoss(nn.Module):
                     frame.window_xyxy[None].expand(len(objects), -1),
                     NO_OBJ_SCORE,
                 )  # over this frame's window, as the predictor hands it on
+            if previous is not None and cfg.prob_drop_previous > 0:
+                previous = drop_previous(previous, cfg.prob_drop_previous, generator)
             memories = [h.readout(t) for h in histories]
             prompts = None
             if t == 0 and len(objects):
