@@ -122,6 +122,8 @@ class MemoryBankConfig:
     max_cond_frames: int = 2  # prompted (conditioning) frames kept per object
     max_recent_frames: int = 3  # most recent frames kept per object (SAM 2's FIFO)
     max_keyframes: int = 2  # significant frames kept per object
+    max_longterm_frames: int = 0  # newest frames with the object visible kept through long
+    # absences, after they left the recent FIFO (0 = off; memory_bank.py)
     significance: str = "feature_change"  # signal from significance.py scoring a candidate
     keyframe_policy: str = "topk"  # "fixed", "adaptive" or "topk" (rolling buffer of the K best)
     keyframe_threshold: float = 0.1  # threshold of the fixed policy / std multiplier (adaptive)
@@ -149,6 +151,10 @@ class MemoryBankConfig:
         if self.spatial_downsample < 1:
             raise ValueError(
                 f"memory_bank.spatial_downsample must be >= 1, got {self.spatial_downsample}"
+            )
+        if self.max_longterm_frames < 0:
+            raise ValueError(
+                f"memory_bank.max_longterm_frames must be >= 0, got {self.max_longterm_frames}"
             )
 
 

@@ -628,6 +628,7 @@ class SAM2EnhancedVideoPredictor:
                 det_tokens=self.to_storage(state, tokens),
                 is_cond=is_cond,
                 significance=score,
+                visible=visible,
             ),
         )
         obj.last_memory = features

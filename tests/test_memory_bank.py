@@ -18,7 +18,9 @@ from sam2_enhanced.modeling.significance import (
 MEM_DIM, HEIGHT, WIDTH, PTR_DIM = 4, 4, 4, 8
 
 
-def item(frame_idx, is_cond=False, significance=0.5, num_tokens=2, value=None) -> MemoryItem:
+def item(
+    frame_idx, is_cond=False, significance=0.5, num_tokens=2, value=None, visible=True
+) -> MemoryItem:
     """An item whose tensors are all filled with ``value`` (default: the frame index)."""
     fill = float(frame_idx if value is None else value)
     return MemoryItem(
@@ -28,6 +30,7 @@ def item(frame_idx, is_cond=False, significance=0.5, num_tokens=2, value=None) -
         det_tokens=torch.full((num_tokens, MEM_DIM), fill),
         is_cond=is_cond,
         significance=None if is_cond else significance,
+        visible=visible,
     )
 
 
@@ -39,6 +42,7 @@ def bank(
     max_ptrs=4,
     compressor=None,
     num_scene=2,
+    max_longterm=0,
 ) -> MemoryBank:
     return MemoryBank(
         max_cond_frames=max_cond,
@@ -49,6 +53,7 @@ def bank(
         compressor=compressor
         or MemoryCompressor(spatial_downsample=1, channel_rank=0, storage_dtype=torch.float32),
         num_scene_frames=num_scene,
+        max_longterm_frames=max_longterm,
     )
 
 
@@ -79,7 +84,7 @@ def test_readding_a_cond_frame_replaces_it_in_place():
     readout = memory_bank.read(1, 9)
     assert readout.frame_indices.tolist() == [0, 9]
     assert readout.features[0].unique().tolist() == [7.0]
-    assert memory_bank.counts(1) == {"cond": 2, "recent": 0, "key": 0, "ptrs": 2}
+    assert memory_bank.counts(1) == {"cond": 2, "recent": 0, "longterm": 0, "key": 0, "ptrs": 2}
 
 
 def test_recent_fifo_keeps_the_last_frames():
@@ -127,7 +132,7 @@ def test_pointers_keep_prompted_frames_and_the_newest_others():
     assert readout.ptr_frame_indices.tolist() == [0, 5, 6]  # cond first, then by frame
     assert readout.ptr_offsets.tolist() == [7, 2, 1]
     assert readout.obj_ptrs[:, 0].tolist() == [0.0, 5.0, 6.0]
-    assert memory_bank.counts(1) == {"cond": 1, "recent": 1, "key": 0, "ptrs": 3}
+    assert memory_bank.counts(1) == {"cond": 1, "recent": 1, "longterm": 0, "key": 0, "ptrs": 3}
 
 
 def test_readout_shapes_values_and_order():
@@ -165,10 +170,10 @@ def test_readding_a_frame_replaces_it_wherever_it_is():
     memory_bank = bank()
     memory_bank.add(1, item(3))
     memory_bank.add(1, item(3, value=9.0))
-    assert memory_bank.counts(1) == {"cond": 0, "recent": 1, "key": 0, "ptrs": 1}
+    assert memory_bank.counts(1) == {"cond": 0, "recent": 1, "longterm": 0, "key": 0, "ptrs": 1}
     assert memory_bank.read(1, 3).features.unique().tolist() == [9.0]
     memory_bank.add(1, item(3, is_cond=True))  # a prompt on that frame replaces the memory
-    assert memory_bank.counts(1) == {"cond": 1, "recent": 0, "key": 0, "ptrs": 1}
+    assert memory_bank.counts(1) == {"cond": 1, "recent": 0, "longterm": 0, "key": 0, "ptrs": 1}
 
 
 def test_clear_frame_remove_object_and_clear():
@@ -180,7 +185,7 @@ def test_clear_frame_remove_object_and_clear():
     memory_bank.clear_frame(1, 1)
     memory_bank.clear_frame(1, 99)  # nothing stored there: no-op
     memory_bank.clear_frame(5, 0)  # unknown object: no-op
-    assert memory_bank.counts(1) == {"cond": 1, "recent": 0, "key": 0, "ptrs": 1}
+    assert memory_bank.counts(1) == {"cond": 1, "recent": 0, "longterm": 0, "key": 0, "ptrs": 1}
     memory_bank.clear_frame(1, 0)
     assert not memory_bank.has_memory(1)
     assert memory_bank.read(1, 2) is None
@@ -212,7 +217,7 @@ def test_num_bytes_is_exact(downsample, rank, dtype, feature_bytes):
     memory_bank.add(1, item(0, is_cond=True))
     for frame_idx, score in enumerate([0.9, 0.8, 0.1, 0.1, 0.1, 0.1], start=1):
         memory_bank.add(1, item(frame_idx, significance=score))
-    assert memory_bank.counts(1) == {"cond": 1, "recent": 3, "key": 2, "ptrs": 4}
+    assert memory_bank.counts(1) == {"cond": 1, "recent": 3, "longterm": 0, "key": 2, "ptrs": 4}
     itemsize = torch.tensor([], dtype=dtype).element_size()
     memory_bytes = feature_bytes + 2 * MEM_DIM * itemsize  # + two det tokens
     expected = 6 * memory_bytes + 4 * PTR_DIM * itemsize
@@ -351,6 +356,7 @@ def test_a_policy_overfilling_the_buffer_is_reported():
         (lambda: item(1, significance=-0.5), ValueError),
         (lambda: item(1, significance=float("nan")), ValueError),
         (lambda: item(1, significance="high"), TypeError),
+        (lambda: item(1, visible=1), TypeError),
     ],
 )
 def test_memory_item_rejects_bad_input(make, error):
@@ -415,6 +421,8 @@ def test_numpy_integer_ids_are_accepted():
         (lambda b: b.add_scene(0, np.ones((1, MEM_DIM))), TypeError),
         (lambda b: MemoryBank.from_config(MemoryBankConfig(max_keyframes=-1)), ValueError),
         (lambda b: bank(max_cond=0), ValueError),
+        (lambda b: bank(max_longterm=-1), ValueError),
+        (lambda b: MemoryBank.from_config(MemoryBankConfig(max_longterm_frames=-2)), ValueError),
         (lambda b: bank(policy="topk"), TypeError),
         (lambda b: bank(compressor=torch.float16), TypeError),
     ],
@@ -435,9 +443,40 @@ def test_clear_tracking_keeps_only_prompted_frames():
     bank.add_scene(5, torch.ones(2, 4))
     assert bank.counts(1)["recent"] == 2 and bank.counts(1)["key"] == 1
     bank.clear_tracking(1)
-    assert bank.counts(1) == {"cond": 1, "recent": 0, "key": 0, "ptrs": 1}
+    assert bank.counts(1) == {"cond": 1, "recent": 0, "longterm": 0, "key": 0, "ptrs": 1}
     assert bank.read(1, 9).frame_indices.tolist() == [0]
     assert bank.read_scene() is not None
     bank.clear_scene()
     assert bank.read_scene() is None
     bank.clear_tracking(42)  # unknown id: nothing to do
+
+
+def test_longterm_store_keeps_the_last_visible_frames_through_a_long_absence():
+    """Seen on 1-10, hidden on 11-40: the FIFO holds only hidden frames, the store 9 and 10."""
+    memory_bank = bank(max_recent=3, max_key=0, max_longterm=2)
+    memory_bank.add(1, item(0, is_cond=True))
+    for frame_idx in range(1, 41):
+        memory_bank.add(1, item(frame_idx, visible=frame_idx <= 10))
+    assert stored_frames(memory_bank) == [0, 9, 10, 38, 39, 40]
+    assert memory_bank.counts(1)["longterm"] == 2
+    without = bank(max_recent=3, max_key=0)
+    without.add(1, item(0, is_cond=True))
+    for frame_idx in range(1, 41):
+        without.add(1, item(frame_idx, visible=frame_idx <= 10))
+    assert stored_frames(without) == [0, 38, 39, 40]  # the look before the absence is gone
+    more_bytes = memory_bank.num_bytes(1) - without.num_bytes(1)
+    assert more_bytes == 2 * (MEM_DIM * HEIGHT * WIDTH + 2 * MEM_DIM) * 4  # two float32 memories
+
+
+def test_memories_leaving_the_longterm_store_become_keyframe_candidates():
+    memory_bank = bank(max_recent=1, max_key=1, max_longterm=1)
+    memory_bank.add(1, item(1, significance=0.9))
+    memory_bank.add(1, item(2, significance=0.1))  # 1 leaves the FIFO: long-term
+    memory_bank.add(1, item(3, significance=0.2))  # 2 long-term, 1 a candidate: keyframe
+    memory_bank.add(1, item(4, significance=0.3, visible=False))
+    memory_bank.add(1, item(5, significance=0.1, visible=False))  # 4 (hidden): candidate only
+    counts = memory_bank.counts(1)
+    assert (counts["recent"], counts["longterm"], counts["key"]) == (1, 1, 1)
+    assert stored_frames(memory_bank) == [1, 3, 5]  # key 1 (0.9 beat 0.3), long-term 3, FIFO 5
+    memory_bank.clear_tracking(1)
+    assert not memory_bank.has_memory(1)

@@ -147,6 +147,10 @@ def test_policies_table():
         "fixed-ssim_distance-x0.5", "fixed-ssim_distance-x1", "fixed-ssim_distance-x2"}  # fmt: skip
     assert [p.name for p in select_policies(policies, "baseline")] == [
         "default", "fifo", "keep-all"]  # fmt: skip
+    longterm = {p.name: p.apply(MemoryBankConfig()) for p in select_policies(policies, "longterm")}
+    assert longterm["longterm-k2"].max_longterm_frames == 2
+    assert longterm["recent-5"].max_recent_frames == 5  # as many memories, FIFO only
+    assert longterm["recent-5"].max_longterm_frames == 0
 
 
 @pytest.mark.parametrize(

@@ -258,6 +258,28 @@ def test_memory_is_bounded_on_a_long_stream(predictor):
     assert state.frames.num_frames_read == 40
 
 
+def test_longterm_memory_keeps_the_newest_visible_frames_that_left_the_fifo(video):
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.memory_bank.max_longterm_frames = 2
+    cfg.memory_bank.max_keyframes = 0
+    predictor = build_predictor(cfg, device="cpu")
+    state = predictor.init_state(np.concatenate([video] * 3))  # 18 frames
+    predictor.add_new_points_or_box(state, 0, 1, box=[8, 8, 22, 22])
+    added = []
+    add = state.bank.add
+    state.bank.add = lambda obj_id, item: (added.append(item), add(obj_id, item))
+    for _ in predictor.propagate_in_video(state):
+        pass
+    tracked = [item for item in added if not item.is_cond]
+    left_fifo = tracked[: -cfg.memory_bank.max_recent_frames]
+    expected = [item.frame_idx for item in left_fifo if item.visible][-2:]
+    assert len(expected) == 2, "the untrained tiny model should see the object on some frames"
+    kept = state.bank.read(1, 18).frame_indices.tolist()
+    assert kept == [0, *expected, 16, 17]
+    assert predictor.memory_footprint(state)["objects"][1]["longterm"] == len(expected)
+
+
 def test_save_and_from_pretrained_round_trip(predictor, video, tmp_path):
     predictor.save_pretrained(tmp_path / "ckpt")
     loaded = SAM2EnhancedVideoPredictor.from_pretrained(tmp_path / "ckpt", device="cpu")

@@ -14,7 +14,10 @@ kept and how they are stored are inference-time choices). :func:`study_policies`
 - ``adaptive``: the adaptive threshold (mean + 1 std of the scores seen) per signal;
 - ``topk``: the model's signal with K = 1, 4, 8 keyframes (``topk-k<K>``);
 - ``compression``: spatial downsample x1 / x2 / x4, PCA channel rank 4 / 8, and the storage
-  dtype float32 / float16 / bfloat16.
+  dtype float32 / float16 / bfloat16;
+- ``longterm``: the long-term store of the last frames the object was seen on, K = 2, 4
+  (``longterm-k<K>``), against FIFOs holding as many memories more (``recent-<N>``), so a gain
+  in re-acquisition is not just more memory.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ ADAPTIVE_NUM_STD = 1.0  # the adaptive policy admits scores above mean + this ma
 FIFO_RECENT_FRAMES = 6  # SAM 2 keeps the prompted frame and the 6 most recent ones
 KEEP_ALL_FRAMES = 100_000  # "every frame": a FIFO longer than any studied video
 TOPK_SIZES = (1, 4, 8)  # keyframe buffer sizes of the top-K group
-GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression")  # report order
+LONGTERM_SIZES = (2, 4)  # long-term store sizes of the longterm group
+GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression", "longterm")
 REFERENCE_POLICY = "keep-all"  # the accuracy and memory reference of the report's rule
 
 
@@ -49,7 +53,7 @@ class MemoryPolicy:
     """One studied policy."""
 
     name: str  # unique, used in file names and the report
-    group: str  # baseline, signal, fixed, adaptive, topk or compression
+    group: str  # one of GROUPS
     overrides: tuple[tuple[str, Any], ...]  # (MemoryBankConfig field, value) pairs
 
     def apply(self, base: MemoryBankConfig) -> MemoryBankConfig:
@@ -97,6 +101,10 @@ def study_policies(base: MemoryBankConfig) -> list[MemoryPolicy]:
         policies.append(_policy(f"pca-{rank}", "compression", channel_rank=rank))
     for dtype in ("float32", "float16", "bfloat16"):
         policies.append(_policy(f"dtype-{dtype}", "compression", storage_dtype=dtype))
+    for k in LONGTERM_SIZES:
+        policies.append(_policy(f"longterm-k{k}", "longterm", max_longterm_frames=k))
+        recent = base.max_recent_frames + k
+        policies.append(_policy(f"recent-{recent}", "longterm", max_recent_frames=recent))
     return policies
 
 

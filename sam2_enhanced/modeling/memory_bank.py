@@ -8,6 +8,11 @@ For each object the bank keeps
 - the recent FIFO: the last ``max_recent_frames`` non-conditioning memories; a memory pushed out
   becomes a keyframe candidate judged by the keyframe policy on its significance (a memory
   without a score is never a candidate);
+- the long-term store (off when ``max_longterm_frames`` is 0): the newest memories that left
+  the FIFO with the object visible, at most ``max_longterm_frames``. While the object is hidden
+  or gone, the FIFO fills with memories of an empty window, but these survive, so the object's
+  look from just before it vanished is still there when it comes back. A memory leaving the
+  store (or an invisible one leaving the FIFO) becomes the keyframe candidate;
 - the keyframe buffer: at most ``max_keyframes`` admitted candidates, the policy says which to
   evict;
 - object pointers: pointers of the stored conditioning frames always, and the most recently
@@ -22,9 +27,7 @@ by insertion, so reverse propagation works unchanged. Nothing is detached.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
-from numbers import Real
 
 import torch
 from torch import Tensor
@@ -35,80 +38,10 @@ from sam2_enhanced.modeling.memory_compression import (
     MemoryCompressor,
     owned_copy,
 )
+from sam2_enhanced.modeling.memory_items import MemoryItem, MemoryReadout, check_index
 from sam2_enhanced.modeling.significance import KeyframePolicy, build_keyframe_policy
 
 logger = logging.getLogger(__name__)
-
-
-def _check_index(name: str, value: object) -> int:
-    """An int (Python or numpy/torch integer scalar, not bool) or a TypeError."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value.__index__())
-
-
-@dataclass
-class MemoryItem:
-    """What the model hands to the bank for one object and one frame."""
-
-    frame_idx: int  # video frame index (>= 0)
-    features: Tensor  # (C_mem, h, w) mask memory from the memory encoder, floating
-    obj_ptr: Tensor  # (C,) object pointer
-    det_tokens: Tensor  # (K, C_mem) detection memory tokens of this object/frame, K may be 0
-    is_cond: bool  # the frame carried a user prompt (conditioning frame)
-    significance: float | None  # score from significance.py; None: never a keyframe candidate
-
-    def __post_init__(self) -> None:
-        self.frame_idx = _check_index("frame_idx", self.frame_idx)
-        if self.frame_idx < 0:
-            raise ValueError(f"frame_idx must be >= 0, got {self.frame_idx}")
-        for name in ("features", "obj_ptr", "det_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, Tensor) or not value.is_floating_point():
-                raise TypeError(f"{name} must be a floating torch tensor, got {value!r:.80}")
-        if self.features.ndim != 3 or min(self.features.shape) < 1:
-            raise ValueError(
-                f"features must be a non-empty (C_mem, h, w) tensor, got shape "
-                f"{tuple(self.features.shape)}"
-            )
-        if self.obj_ptr.ndim != 1 or self.obj_ptr.shape[0] < 1:
-            raise ValueError(f"obj_ptr must be (C,), got shape {tuple(self.obj_ptr.shape)}")
-        if self.det_tokens.ndim != 2 or self.det_tokens.shape[1] != self.features.shape[0]:
-            raise ValueError(
-                f"det_tokens must be (K, C_mem) with C_mem = {self.features.shape[0]} like "
-                f"features, got shape {tuple(self.det_tokens.shape)}; use an empty "
-                f"(0, {self.features.shape[0]}) tensor for no tokens"
-            )
-        for name in ("obj_ptr", "det_tokens"):
-            if getattr(self, name).device != self.features.device:
-                raise ValueError(
-                    f"{name} is on {getattr(self, name).device} but features on "
-                    f"{self.features.device}; move all tensors of an item to one device"
-                )
-        if not isinstance(self.is_cond, bool):
-            raise TypeError(f"is_cond must be a bool, got {self.is_cond!r}")
-        if self.significance is not None:
-            if isinstance(self.significance, bool) or not isinstance(self.significance, Real):
-                raise TypeError(f"significance must be a float or None, got {self.significance!r}")
-            if not math.isfinite(self.significance) or self.significance < 0:
-                raise ValueError(
-                    f"significance must be a finite float >= 0 or None, got {self.significance}"
-                )
-            self.significance = float(self.significance)
-
-
-@dataclass
-class MemoryReadout:
-    """What the model reads back for one object: S memories, P pointers."""
-
-    features: Tensor  # (S, C_mem, h, w) float32, at the stored items' original h, w
-    frame_offsets: Tensor  # (S,) long, |current frame - memory frame|
-    is_cond: Tensor  # (S,) bool
-    obj_ptrs: Tensor  # (P, C) float32
-    ptr_offsets: Tensor  # (P,) long, |current frame - pointer frame|
-    det_tokens: Tensor  # (K_total, C_mem) float32, det tokens of all kept memories of the object
-    frame_indices: Tensor  # (S,) long, frame of each memory
-    ptr_frame_indices: Tensor  # (P,) long, frame of each pointer
 
 
 @dataclass
@@ -117,6 +50,7 @@ class _StoredMemory:
     memory: CompressedMemory
     det_tokens: Tensor  # (K, C_mem), storage dtype
     significance: float | None
+    visible: bool  # the object was seen on this frame
 
     @property
     def num_bytes(self) -> int:
@@ -140,29 +74,33 @@ class _ObjectMemory:
     device: torch.device  # where this object's tensors live
     cond: dict[int, _StoredMemory] = field(default_factory=dict)
     recent: dict[int, _StoredMemory] = field(default_factory=dict)
+    longterm: dict[int, _StoredMemory] = field(default_factory=dict)
     keys: list[_StoredMemory] = field(default_factory=list)
     ptrs: dict[int, _StoredPointer] = field(default_factory=dict)
 
     def memories(self) -> list[_StoredMemory]:
         """Conditioning memories (insertion order), then the others by frame index."""
-        others = sorted([*self.keys, *self.recent.values()], key=lambda m: m.frame_idx)
+        others = [*self.keys, *self.longterm.values(), *self.recent.values()]
+        others.sort(key=lambda m: m.frame_idx)
         return [*self.cond.values(), *others]
 
     def drop_frame(self, frame_idx: int) -> None:
         self.cond.pop(frame_idx, None)
         self.recent.pop(frame_idx, None)
+        self.longterm.pop(frame_idx, None)
         self.keys = [m for m in self.keys if m.frame_idx != frame_idx]
         self.ptrs.pop(frame_idx, None)
 
     def drop_tracking(self) -> None:
         """Forget everything but the prompted frames' memories and pointers."""
         self.recent.clear()
+        self.longterm.clear()
         self.keys.clear()
         self.ptrs = {f: p for f, p in self.ptrs.items() if p.is_cond}
         self.policy = self.policy.fresh()
 
     def is_empty(self) -> bool:
-        return not (self.cond or self.recent or self.keys or self.ptrs)
+        return not (self.cond or self.recent or self.longterm or self.keys or self.ptrs)
 
 
 class MemoryBank:
@@ -177,6 +115,8 @@ class MemoryBank:
             always kept.
         compressor: how memories are stored.
         num_scene_frames: frames of detection tokens kept for the detector (>= 0).
+        max_longterm_frames: newest memories with the object visible kept after they left the
+            FIFO (>= 0; 0 disables the long-term store).
     """
 
     def __init__(
@@ -189,6 +129,7 @@ class MemoryBank:
         max_obj_ptrs: int,
         compressor: MemoryCompressor,
         num_scene_frames: int,
+        max_longterm_frames: int = 0,
     ):
         limits = {
             "max_cond_frames": (max_cond_frames, 1),
@@ -196,9 +137,10 @@ class MemoryBank:
             "max_keyframes": (max_keyframes, 0),
             "max_obj_ptrs": (max_obj_ptrs, 0),
             "num_scene_frames": (num_scene_frames, 0),
+            "max_longterm_frames": (max_longterm_frames, 0),
         }
         for name, (value, minimum) in limits.items():
-            if _check_index(name, value) < minimum:
+            if check_index(name, value) < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {value}")
         if not isinstance(keyframe_policy, KeyframePolicy):
             raise TypeError(f"keyframe_policy must be a KeyframePolicy, got {keyframe_policy!r}")
@@ -211,6 +153,7 @@ class MemoryBank:
         self.max_obj_ptrs = max_obj_ptrs
         self.compressor = compressor
         self.num_scene_frames = num_scene_frames
+        self.max_longterm_frames = max_longterm_frames
         self._objects: dict[int, _ObjectMemory] = {}
         self._scene: dict[int, Tensor] = {}  # frame_idx -> (K, C_mem) tokens, insertion order
 
@@ -230,6 +173,7 @@ class MemoryBank:
             max_obj_ptrs=cfg.max_obj_ptrs,
             compressor=compressor,
             num_scene_frames=cfg.num_scene_frames,
+            max_longterm_frames=cfg.max_longterm_frames,
         )
 
     def add(self, obj_id: int, item: MemoryItem) -> None:
@@ -239,7 +183,7 @@ class MemoryBank:
             TypeError / ValueError: on a bad ``obj_id`` or an item inconsistent with the
                 object's earlier items; the bank is then left unchanged.
         """
-        obj_id = _check_index("obj_id", obj_id)
+        obj_id = check_index("obj_id", obj_id)
         if not isinstance(item, MemoryItem):
             raise TypeError(f"item must be a MemoryItem, got {type(item).__name__}")
         obj = self._objects.get(obj_id)
@@ -251,6 +195,7 @@ class MemoryBank:
             memory=self.compressor.compress(item.features),
             det_tokens=owned_copy(item.det_tokens, dtype),
             significance=item.significance,
+            visible=item.visible,
         )
         pointer = _StoredPointer(item.frame_idx, owned_copy(item.obj_ptr, dtype), item.is_cond)
         # Validation and compression are done: from here on nothing raises on user input.
@@ -304,7 +249,17 @@ class MemoryBank:
         obj.recent[stored.frame_idx] = stored
         while len(obj.recent) > self.max_recent_frames:
             oldest = next(iter(obj.recent))
-            self._judge_candidate(obj, obj.recent.pop(oldest))
+            self._retire(obj, obj.recent.pop(oldest))
+
+    def _retire(self, obj: _ObjectMemory, memory: _StoredMemory) -> None:
+        """A memory leaving the FIFO: a visible one enters the long-term store, and the memory
+        left over (the store's oldest, or this one) is judged as a keyframe candidate."""
+        if self.max_longterm_frames > 0 and memory.visible:
+            obj.longterm[memory.frame_idx] = memory
+            if len(obj.longterm) <= self.max_longterm_frames:
+                return
+            memory = obj.longterm.pop(next(iter(obj.longterm)))
+        self._judge_candidate(obj, memory)
 
     def _judge_candidate(self, obj: _ObjectMemory, candidate: _StoredMemory) -> None:
         """Admit a memory leaving the FIFO into the keyframe buffer, or drop it."""
@@ -333,8 +288,8 @@ class MemoryBank:
 
     def read(self, obj_id: int, frame_idx: int) -> MemoryReadout | None:
         """Everything kept for ``obj_id``, as seen from ``frame_idx``; None without memory."""
-        obj_id = _check_index("obj_id", obj_id)
-        frame_idx = _check_index("frame_idx", frame_idx)
+        obj_id = check_index("obj_id", obj_id)
+        frame_idx = check_index("frame_idx", frame_idx)
         if frame_idx < 0:
             raise ValueError(f"frame_idx must be >= 0, got {frame_idx}")
         if not self.has_memory(obj_id):
@@ -364,20 +319,20 @@ class MemoryBank:
 
     def has_memory(self, obj_id: int) -> bool:
         """Whether ``obj_id`` has any stored memory or pointer."""
-        obj = self._objects.get(_check_index("obj_id", obj_id))
+        obj = self._objects.get(check_index("obj_id", obj_id))
         return obj is not None and not obj.is_empty()
 
     def remove_object(self, obj_id: int) -> None:
         """Forget ``obj_id`` (no-op for an unknown id)."""
-        self._objects.pop(_check_index("obj_id", obj_id), None)
+        self._objects.pop(check_index("obj_id", obj_id), None)
 
     def clear_frame(self, obj_id: int, frame_idx: int) -> None:
         """Drop the memory and pointer ``obj_id`` has at ``frame_idx`` (e.g. before re-prompting).
 
         The object's keyframe-policy history is kept; a no-op for an unknown object or frame.
         """
-        obj_id = _check_index("obj_id", obj_id)
-        frame_idx = _check_index("frame_idx", frame_idx)
+        obj_id = check_index("obj_id", obj_id)
+        frame_idx = check_index("frame_idx", frame_idx)
         obj = self._objects.get(obj_id)
         if obj is not None:
             obj.drop_frame(frame_idx)
@@ -385,7 +340,7 @@ class MemoryBank:
     def clear_tracking(self, obj_id: int) -> None:
         """Drop ``obj_id``'s tracked (unprompted) memories and pointers, keeping its prompted
         frames, so that a new propagation starts from the prompts (no-op for an unknown id)."""
-        obj = self._objects.get(_check_index("obj_id", obj_id))
+        obj = self._objects.get(check_index("obj_id", obj_id))
         if obj is not None:
             obj.drop_tracking()
 
@@ -404,12 +359,13 @@ class MemoryBank:
 
     def counts(self, obj_id: int) -> dict[str, int]:
         """How many memories and pointers ``obj_id`` holds (all 0 for an unknown id)."""
-        obj = self._objects.get(_check_index("obj_id", obj_id))
+        obj = self._objects.get(check_index("obj_id", obj_id))
         if obj is None:
-            return {"cond": 0, "recent": 0, "key": 0, "ptrs": 0}
+            return {"cond": 0, "recent": 0, "longterm": 0, "key": 0, "ptrs": 0}
         return {
             "cond": len(obj.cond),
             "recent": len(obj.recent),
+            "longterm": len(obj.longterm),
             "key": len(obj.keys),
             "ptrs": len(obj.ptrs),
         }
@@ -419,7 +375,7 @@ class MemoryBank:
         if obj_id is None:
             scene = sum(t.nbytes for t in self._scene.values())
             return scene + sum(self.num_bytes(i) for i in self._objects)
-        obj = self._objects.get(_check_index("obj_id", obj_id))
+        obj = self._objects.get(check_index("obj_id", obj_id))
         if obj is None:
             return 0
         memories = sum(m.num_bytes for m in obj.memories())
@@ -427,7 +383,7 @@ class MemoryBank:
 
     def add_scene(self, frame_idx: int, det_tokens: Tensor) -> None:
         """Keep the detection tokens ``(K, C_mem)`` of ``frame_idx`` for the detector."""
-        frame_idx = _check_index("frame_idx", frame_idx)
+        frame_idx = check_index("frame_idx", frame_idx)
         if frame_idx < 0:
             raise ValueError(f"frame_idx must be >= 0, got {frame_idx}")
         if not isinstance(det_tokens, Tensor) or not det_tokens.is_floating_point():
