@@ -124,6 +124,8 @@ class MemoryBankConfig:
     max_keyframes: int = 2  # significant frames kept per object
     max_longterm_frames: int = 0  # newest frames with the object visible kept through long
     # absences, after they left the recent FIFO (0 = off; memory_bank.py)
+    static_memory_stride: int = 1  # an object classified static (tracker.classify_motion)
+    # stores a tracked frame's memory only every k-th frame: it looks the same (1 = every frame)
     significance: str = "feature_change"  # signal from significance.py scoring a candidate
     keyframe_policy: str = "topk"  # "fixed", "adaptive" or "topk" (rolling buffer of the K best)
     keyframe_threshold: float = 0.1  # threshold of the fixed policy / std multiplier (adaptive)
@@ -151,6 +153,10 @@ class MemoryBankConfig:
         if self.spatial_downsample < 1:
             raise ValueError(
                 f"memory_bank.spatial_downsample must be >= 1, got {self.spatial_downsample}"
+            )
+        if self.static_memory_stride < 1:
+            raise ValueError(
+                f"memory_bank.static_memory_stride must be >= 1, got {self.static_memory_stride}"
             )
         if self.max_longterm_frames < 0:
             raise ValueError(
@@ -190,6 +196,8 @@ class SearchWindowConfig:
     # (scattered false positives and look-alikes would move and grow its window)
     centre_prior: float = 0.5  # weight of a Hann window in choosing that part (0: highest
     # probability anywhere; 1: only parts near the window's centre count; 0 without windows)
+    static_side_factor: float = 1.0  # window side multiplier of an object classified static
+    # (tracker.classify_motion): it stays put, so a smaller window (< 1) suffices
 
     def __post_init__(self) -> None:
         if self.motion_model not in MOTION_MODELS:
@@ -213,6 +221,10 @@ class SearchWindowConfig:
         if not 0.0 <= self.centre_prior <= 1.0:
             raise ValueError(
                 f"search_window.centre_prior must be in [0, 1], got {self.centre_prior}"
+            )
+        if not 0.0 < self.static_side_factor <= 1.0:
+            raise ValueError(
+                f"search_window.static_side_factor must be in (0, 1], got {self.static_side_factor}"
             )
         if not 0.0 <= self.velocity_momentum < 1.0:
             raise ValueError(
@@ -287,6 +299,16 @@ class ModelConfig:
             raise ValueError(
                 f"memory_encoder.mem_dim ({self.memory_encoder.mem_dim}) must be <= "
                 f"encoder.neck_dim ({d_model})"
+            )
+        uses_classes = (
+            self.memory_bank.static_memory_stride > 1 or self.search_window.static_side_factor < 1
+        )
+        if uses_classes and not self.tracker.classify_motion:
+            raise ValueError(
+                "memory_bank.static_memory_stride > 1 and search_window.static_side_factor < 1 "
+                "act on objects classified static: set tracker.classify_motion: true, got "
+                f"static_memory_stride={self.memory_bank.static_memory_stride}, "
+                f"static_side_factor={self.search_window.static_side_factor}"
             )
         if d_model % self.memory_encoder.mem_dim:
             raise ValueError(

@@ -22,7 +22,7 @@ import supervision as sv
 import torch
 from torch import Tensor
 
-from sam2_enhanced.config import MemoryBankConfig
+from sam2_enhanced.config import MemoryBankConfig, SearchWindowConfig, TrackerConfig
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import DetectionBuilder, add_motion_classes, detections_bytes
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
@@ -40,6 +40,7 @@ from sam2_enhanced.modeling.search_window import (
     to_window_coords,
 )
 from sam2_enhanced.modeling.signal_set import SignalSet
+from sam2_enhanced.motion_policy import MotionPolicy
 from sam2_enhanced.object_windows import WindowPlanner, box_in_frame
 from sam2_enhanced.prompt_inputs import (
     check_box,
@@ -71,20 +72,29 @@ class SAM2EnhancedVideoPredictor:
         model: SAM2EnhancedBase,
         device: str | torch.device | None = None,
         memory_bank: MemoryBankConfig | None = None,
+        tracker: TrackerConfig | None = None,
+        search_window: SearchWindowConfig | None = None,
     ) -> None:
-        """``memory_bank`` replaces the model's memory policy for this predictor only (memory
-        studies: the bank and significance are inference-time choices; the model is unchanged)."""
+        """``memory_bank``, ``tracker`` and ``search_window`` replace the model's own for this
+        predictor only (memory studies: these are inference-time choices; the model is
+        unchanged)."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.config = model.config
-        if memory_bank is not None:
-            if not isinstance(memory_bank, MemoryBankConfig):
-                raise TypeError(f"memory_bank must be a MemoryBankConfig, got {memory_bank!r:.80}")
-            self.config = dataclasses.replace(model.config, memory_bank=memory_bank)
+        overrides = {"memory_bank": memory_bank, "tracker": tracker, "search_window": search_window}
+        for name, value in overrides.items():
+            expected = type(getattr(model.config, name))
+            if value is not None and not isinstance(value, expected):
+                raise TypeError(f"{name} must be a {expected.__name__}, got {value!r:.80}")
+        given = {name: value for name, value in overrides.items() if value is not None}
+        self.config = dataclasses.replace(model.config, **given)  # re-checks the combination
         self.signals = SignalSet.parse(self.config.memory_bank.significance)
         self.windows = WindowPlanner(self.config.search_window, model.image_size)
+        self.motion_policy = MotionPolicy(
+            self.config.memory_bank.static_memory_stride,
+            self.config.search_window.static_side_factor,
+        )
         self.tiles = TiledDetector(self.config.detection_tiles, model)
 
     # ----------------------------------------------------------------------------- construction
@@ -376,8 +386,9 @@ class SAM2EnhancedVideoPredictor:
         frame_order = self.frame_order(state, start_frame_idx, max_frame_num_to_track, reverse)
         first = next(frame_order, None)
         frame_order = itertools.chain([] if first is None else [first], frame_order)
-        for obj_id in state.objects:
+        for obj_id, obj in state.objects.items():
             state.bank.clear_tracking(obj_id)
+            obj.motion_class, obj.memory_frame = "unknown", None  # the classifier starts over
         self.start_motions(state, first, reverse)
         state.bank.clear_scene()
         state.tracker.reset()
@@ -483,16 +494,17 @@ class SAM2EnhancedVideoPredictor:
             result = self.keep_result(
                 state, out.masks.mask_logits[i], out.masks.object_score_logits[i], windows[i]
             )
-            self.store_memory(
-                state,
-                obj,
-                frame_idx,
-                out.memory,
-                i,
-                is_cond=False,
-                frame=small,
-                mask_logits=result.mask_logits,
-            )
+            if self.motion_policy.stores_memory(obj, frame_idx):
+                self.store_memory(
+                    state,
+                    obj,
+                    frame_idx,
+                    out.memory,
+                    i,
+                    is_cond=False,
+                    frame=small,
+                    mask_logits=result.mask_logits,
+                )
             obj.last_result = (frame_idx, result)
             visible = bool(result.object_score_logits.item() > 0)
             self.windows.update(obj.motion, result.box_xyxy if visible else None)
@@ -503,6 +515,7 @@ class SAM2EnhancedVideoPredictor:
         output = self.frame_output(state, frame_idx, detections, update_tracks=True)
         if state.motion_classifier is not None:
             add_motion_classes(state.motion_classifier, frame, output[3], video_hw)
+            self.motion_policy.observe(state, output[3])
         return output
 
     def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
@@ -632,6 +645,7 @@ class SAM2EnhancedVideoPredictor:
             ),
         )
         obj.last_memory = features
+        obj.memory_frame = frame_idx
 
     # -------------------------------------------------------------------------------- outputs
     def object_results(self, state: VideoState, frame_idx: int) -> list[FrameResult | None]:

@@ -150,6 +150,8 @@ class ObjectState:
     last_memory: Tensor | None = None  # (mem_dim, g, g) newest memory, for feature significance
     class_id: int = -1  # class of the last detection matched to the object (-1 unknown)
     motion: ObjectMotion | None = None  # last box and velocity: where its next window goes
+    motion_class: str = "unknown"  # static / dynamic / unknown (tracker.classify_motion)
+    memory_frame: int | None = None  # the newest frame whose memory went to the bank
 
     def num_bytes(self) -> int:
         held = [t for p in self.prompts.values() for t in (p.point_coords, p.point_labels, p.mask)]

@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from sam2_enhanced.cli import main
-from sam2_enhanced.config import MemoryBankConfig
+from sam2_enhanced.config import MemoryBankConfig, ModelConfig
 from sam2_enhanced.evaluation.memory_policies import select_policies, study_policies
 from sam2_enhanced.evaluation.memory_study import (
     reacquisition_delays,
     result_path,
+    run_policy,
     run_study,
 )
 from sam2_enhanced.evaluation.memory_study_report import (
@@ -55,6 +56,15 @@ def test_runs_write_one_json_each(study_dir):
     combined = json.loads(result_path(out, policies[1].name, videos[0].name).read_text())
     assert combined["metric_seconds_per_frame"] > 0  # the signal was scored (and timed)
     assert not list(out.rglob("*.tmp"))  # atomic writes leave no temporary file
+
+
+def test_a_motion_policy_runs_with_its_tracker_and_window_overrides(study_dir):
+    _, model, _, videos, _ = study_dir
+    (policy,) = select_policies(study_policies(model.config.memory_bank), "static-window-0.5")
+    record = run_policy(model, policy, videos[0].load(), torch.device("cpu"), min_gap=1)
+    assert record["overrides"] == {
+        "search_window.static_side_factor": 0.5, "tracker.classify_motion": True}  # fmt: skip
+    assert record["num_tracked_frames"] == 7 and model.config.tracker.classify_motion is False
 
 
 def test_resume_skips_finished_runs(study_dir):
@@ -140,17 +150,24 @@ def test_policies_table():
                  "fixed-optical_flow_magnitude-x1", "adaptive-ssim_distance"):  # fmt: skip
         assert name in names
     for policy in policies:  # every override is a valid MemoryBankConfig
-        assert isinstance(policy.apply(MemoryBankConfig()), MemoryBankConfig)
-    fifo = next(p for p in policies if p.name == "fifo").apply(MemoryBankConfig())
+        assert isinstance(policy.apply(ModelConfig()), ModelConfig)
+    fifo = next(p for p in policies if p.name == "fifo").apply(ModelConfig()).memory_bank
     assert fifo.max_keyframes == 0 and fifo == dataclasses.replace(fifo)
     assert {p.name for p in select_policies(policies, "fixed-ssim*")} == {
         "fixed-ssim_distance-x0.5", "fixed-ssim_distance-x1", "fixed-ssim_distance-x2"}  # fmt: skip
     assert [p.name for p in select_policies(policies, "baseline")] == [
         "default", "fifo", "keep-all"]  # fmt: skip
-    longterm = {p.name: p.apply(MemoryBankConfig()) for p in select_policies(policies, "longterm")}
+    longterm = {
+        p.name: p.apply(ModelConfig()).memory_bank for p in select_policies(policies, "longterm")
+    }
     assert longterm["longterm-k2"].max_longterm_frames == 2
     assert longterm["recent-5"].max_recent_frames == 5  # as many memories, FIFO only
     assert longterm["recent-5"].max_longterm_frames == 0
+    motion = {p.name: p.apply(ModelConfig()) for p in select_policies(policies, "motion")}
+    assert all(cfg.tracker.classify_motion for cfg in motion.values())
+    assert motion["static-stride-4"].memory_bank.static_memory_stride == 4
+    assert motion["static-window-0.5"].search_window.static_side_factor == 0.5
+    assert motion["static-window-0.5"].memory_bank == MemoryBankConfig()  # nothing else changes
 
 
 @pytest.mark.parametrize(

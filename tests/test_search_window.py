@@ -125,6 +125,16 @@ def test_motion_predicts_constant_velocity_and_grows_when_lost():
     assert motion.lost_frames == 0 and motion.velocity_xy.tolist() == [0.0, 0.0]
 
 
+def test_side_factor_scales_an_objects_window():
+    motion = ObjectMotion.start(torch.tensor([40.0, 40.0, 50.0, 50.0]))
+    kwargs = dict(search_scale=4.0, min_side=4.0, max_side_frac=1.0, lost_growth=2.0)
+    assert next_windows([motion], (100, 100), use_velocity=False, **kwargs).tolist() == [
+        [25.0, 25.0, 65.0, 65.0]]  # fmt: skip
+    motion.side_factor = 0.5  # a static object: half the side, same centre
+    assert next_windows([motion], (100, 100), use_velocity=False, **kwargs).tolist() == [
+        [35.0, 35.0, 55.0, 55.0]]  # fmt: skip
+
+
 def test_mask_boxes_of_empty_and_full_masks():
     masks = torch.zeros(2, 8, 8, dtype=torch.bool)
     masks[1, 2:4, 3:7] = True

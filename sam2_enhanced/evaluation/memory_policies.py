@@ -1,8 +1,9 @@
 """The memory policies the memory study compares, as a table of ``MemoryBankConfig`` overrides.
 
-A policy is a name, a group and overrides applied to a copy of the model's
-:class:`~sam2_enhanced.config.MemoryBankConfig` (the model is not retrained: which frames are
-kept and how they are stored are inference-time choices). :func:`study_policies` lists them:
+A policy is a name, a group and overrides applied to a copy of the model's config: its
+:class:`~sam2_enhanced.config.MemoryBankConfig`, and for the motion group its tracker and
+search-window settings (the model is not retrained: which frames are kept, how they are stored
+and how large windows are are inference-time choices). :func:`study_policies` lists them:
 
 - ``baseline``: ``default`` (the model's own policy), ``fifo`` (SAM 2's rule: the prompted
   frame plus the 6 most recent frames, no keyframes) and ``keep-all`` (every frame is kept: the
@@ -17,7 +18,10 @@ kept and how they are stored are inference-time choices). :func:`study_policies`
   dtype float32 / float16 / bfloat16;
 - ``longterm``: the long-term store of the last frames the object was seen on, K = 2, 4
   (``longterm-k<K>``), against FIFOs holding as many memories more (``recent-<N>``), so a gain
-  in re-acquisition is not just more memory.
+  in re-acquisition is not just more memory;
+- ``motion``: motion classes on (``motion-classes``: labels only, their cost), a static object
+  storing a memory every 4th frame (``static-stride-4``), or getting a half-size window
+  (``static-window-0.5``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from sam2_enhanced.config import MemoryBankConfig
+from sam2_enhanced.config import MemoryBankConfig, ModelConfig
 from sam2_enhanced.modeling.signal_set import NOMINAL_SCALES, SEPARATOR
 
 COMBINATIONS = (
@@ -44,7 +48,10 @@ FIFO_RECENT_FRAMES = 6  # SAM 2 keeps the prompted frame and the 6 most recent o
 KEEP_ALL_FRAMES = 100_000  # "every frame": a FIFO longer than any studied video
 TOPK_SIZES = (1, 4, 8)  # keyframe buffer sizes of the top-K group
 LONGTERM_SIZES = (2, 4)  # long-term store sizes of the longterm group
-GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression", "longterm")
+STATIC_STRIDE = 4  # a static object stores every 4th frame's memory (motion group)
+STATIC_SIDE_FACTOR = 0.5  # and / or gets a window half as large
+GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression", "longterm", "motion")
+CLASSIFY = {"tracker.classify_motion": True}  # the override every motion policy needs
 REFERENCE_POLICY = "keep-all"  # the accuracy and memory reference of the report's rule
 
 
@@ -54,11 +61,20 @@ class MemoryPolicy:
 
     name: str  # unique, used in file names and the report
     group: str  # one of GROUPS
-    overrides: tuple[tuple[str, Any], ...]  # (MemoryBankConfig field, value) pairs
+    overrides: tuple[tuple[str, Any], ...]  # (key, value): a MemoryBankConfig field, or
+    # "tracker.<field>" / "search_window.<field>"
 
-    def apply(self, base: MemoryBankConfig) -> MemoryBankConfig:
-        """A copy of ``base`` with the overrides (validated by ``MemoryBankConfig``)."""
-        return dataclasses.replace(base, **dict(self.overrides))
+    def apply(self, base: ModelConfig) -> ModelConfig:
+        """A copy of ``base`` with the overrides (validated by the configs)."""
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in self.overrides:
+            section, _, name = key.rpartition(".")
+            changes.setdefault(section or "memory_bank", {})[name] = value
+        sections = {
+            section: dataclasses.replace(getattr(base, section), **fields)
+            for section, fields in changes.items()
+        }
+        return dataclasses.replace(base, **sections)
 
 
 def _policy(name: str, group: str, **overrides: Any) -> MemoryPolicy:
@@ -105,6 +121,13 @@ def study_policies(base: MemoryBankConfig) -> list[MemoryPolicy]:
         policies.append(_policy(f"longterm-k{k}", "longterm", max_longterm_frames=k))
         recent = base.max_recent_frames + k
         policies.append(_policy(f"recent-{recent}", "longterm", max_recent_frames=recent))
+    policies += [
+        _policy("motion-classes", "motion", **CLASSIFY),
+        _policy(f"static-stride-{STATIC_STRIDE}", "motion", static_memory_stride=STATIC_STRIDE,
+                **CLASSIFY),
+        _policy(f"static-window-{STATIC_SIDE_FACTOR:g}", "motion",
+                **{"search_window.static_side_factor": STATIC_SIDE_FACTOR}, **CLASSIFY),
+    ]  # fmt: skip
     return policies
 
 

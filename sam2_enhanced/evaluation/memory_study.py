@@ -198,8 +198,14 @@ def run_policy(
     model, policy: MemoryPolicy, video: StudyVideo, device: torch.device, min_gap: int
 ) -> dict[str, Any]:
     """Track ``video`` under ``policy``; returns the run's record (see the module docstring)."""
-    bank_cfg = policy.apply(model.config.memory_bank)
-    predictor = TimedPredictor(model, device=device, memory_bank=bank_cfg)
+    cfg = policy.apply(model.config)
+    predictor = TimedPredictor(
+        model,
+        device=device,
+        memory_bank=cfg.memory_bank,
+        tracker=cfg.tracker,
+        search_window=cfg.search_window,
+    )
     tracked = _track(predictor, video)
     per_frame = max(tracked.num_tracked, 1)
     object_bytes = tracked.object_bytes or [0]
@@ -209,7 +215,7 @@ def run_policy(
         "group": policy.group,
         "video": video.name,
         "overrides": dict(policy.overrides),
-        "memory_bank": to_dict(bank_cfg),
+        "memory_bank": to_dict(cfg.memory_bank),
         "machine": machine_description(predictor.device),
         "num_frames": video.num_frames,
         "num_tracked_frames": tracked.num_tracked,

@@ -227,6 +227,7 @@ class ObjectMotion:
     box_xyxy: Tensor  # (4,) last box seen
     velocity_xy: Tensor  # (2,) centre displacement per frame (constant-velocity model)
     lost_frames: int = 0  # frames since the object was last judged visible
+    side_factor: float = 1.0  # multiplies its window side (e.g. < 1 for a static object)
 
     @classmethod
     def start(cls, box_xyxy: Tensor) -> ObjectMotion:
@@ -262,7 +263,8 @@ def next_windows(
 
     Centre: the last box's centre, plus the velocity (when ``use_velocity``) for as many frames
     as have passed since it was seen; side: ``search_scale * sqrt(w * h)`` of the last box, times
-    ``lost_growth ** lost_frames`` while it is lost, up to the frame.
+    the object's ``side_factor``, times ``lost_growth ** lost_frames`` while it is lost, up to
+    the frame.
     """
     if not motions:
         return torch.zeros(0, 4)
@@ -272,7 +274,7 @@ def next_windows(
         frames = torch.tensor([m.lost_frames + 1 for m in motions], dtype=boxes.dtype)
         centres = centres + torch.stack([m.velocity_xy for m in motions]) * frames[:, None]
     growth = torch.tensor(
-        [lost_growth ** min(m.lost_frames, 64) for m in motions], dtype=boxes.dtype
+        [m.side_factor * lost_growth ** min(m.lost_frames, 64) for m in motions], dtype=boxes.dtype
     )
     sides = box_sizes(boxes).clamp(min=1.0) * search_scale * growth
     return square_windows(centres, sides, frame_hw, min_side=min_side, max_side_frac=max_side_frac)
