@@ -175,6 +175,29 @@ class TrackerConfig:
     min_hits: int = 2  # matched frames before a new track is reported
     classify_motion: bool = False  # label tracked rows static / dynamic relative to the scene
     # (camera motion compensated) in detections.data["motion_class"] on propagated frames
+    redetect_after: int = 0  # frames a prompted object is judged absent before a matching
+    # full-frame detection may re-seat its search window (0 = off; redetection.py)
+    redetect_threshold: float = 0.3  # smallest detection probability a re-detection takes
+    redetect_similarity: float = 0.5  # smallest cosine similarity of the detection's embedding
+    # to the object's (its query state when a detection last covered it)
+    redetect_max_size_change: float = 2.0  # largest size ratio of a re-detection either way
+
+    def __post_init__(self) -> None:
+        if self.redetect_after < 0:
+            raise ValueError(f"tracker.redetect_after must be >= 0, got {self.redetect_after}")
+        if not 0.0 <= self.redetect_threshold <= 1.0:
+            raise ValueError(
+                f"tracker.redetect_threshold must be in [0, 1], got {self.redetect_threshold}"
+            )
+        if not -1.0 <= self.redetect_similarity <= 1.0:
+            raise ValueError(
+                f"tracker.redetect_similarity must be in [-1, 1], got {self.redetect_similarity}"
+            )
+        if self.redetect_max_size_change < 1.0:
+            raise ValueError(
+                "tracker.redetect_max_size_change must be >= 1, got "
+                f"{self.redetect_max_size_change}"
+            )
 
 
 MOTION_MODELS = ("constant_velocity", "static")

@@ -119,7 +119,8 @@ class DetectionBuilder:
             obj_index = visible_idx[o]
             track_ids[d] = obj_ids[obj_index]
             det_object[d] = obj_index
-            state.objects[int(obj_ids[obj_index])].class_id = int(labels[d])
+            obj = state.objects[int(obj_ids[obj_index])]
+            obj.class_id, obj.embedding = int(labels[d]), embeddings[d]
         free = track_ids < 0
         if update_tracks:
             track_ids[free] = state.tracker.update(

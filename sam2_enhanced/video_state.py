@@ -149,6 +149,7 @@ class ObjectState:
     last_result: tuple[int, FrameResult] | None = None  # newest tracked frame's output
     last_memory: Tensor | None = None  # (mem_dim, g, g) newest memory, for feature significance
     class_id: int = -1  # class of the last detection matched to the object (-1 unknown)
+    embedding: np.ndarray | None = None  # (D,) that detection's query state (re-detection)
     motion: ObjectMotion | None = None  # last box and velocity: where its next window goes
     motion_class: str = "unknown"  # static / dynamic / unknown (tracker.classify_motion)
     memory_frame: int | None = None  # the newest frame whose memory went to the bank

@@ -168,6 +168,8 @@ def test_policies_table():
     assert motion["static-stride-4"].memory_bank.static_memory_stride == 4
     assert motion["static-window-0.5"].search_window.static_side_factor == 0.5
     assert motion["static-window-0.5"].memory_bank == MemoryBankConfig()  # nothing else changes
+    redetect = next(p for p in policies if p.name == "redetect-3-low").apply(ModelConfig())
+    assert (redetect.tracker.redetect_after, redetect.tracker.redetect_threshold) == (3, 0.1)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,10 @@ and how large windows are are inference-time choices). :func:`study_policies` li
   in re-acquisition is not just more memory;
 - ``motion``: motion classes on (``motion-classes``: labels only, their cost), a static object
   storing a memory every 4th frame (``static-stride-4``), or getting a half-size window
-  (``static-window-0.5``).
+  (``static-window-0.5``);
+- ``redetect``: lost objects re-found by full-frame detections (``tracker.redetect_after``
+  frames absent), at the default detection threshold and at a low one (``redetect-3``,
+  ``redetect-3-low``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,12 @@ TOPK_SIZES = (1, 4, 8)  # keyframe buffer sizes of the top-K group
 LONGTERM_SIZES = (2, 4)  # long-term store sizes of the longterm group
 STATIC_STRIDE = 4  # a static object stores every 4th frame's memory (motion group)
 STATIC_SIDE_FACTOR = 0.5  # and / or gets a window half as large
-GROUPS = ("baseline", "signal", "fixed", "adaptive", "topk", "compression", "longterm", "motion")
+REDETECT_AFTER = 3  # frames absent before re-detection (redetect group)
+REDETECT_LOW_THRESHOLD = 0.1  # the low detection threshold of redetect-3-low
+GROUPS = (
+    "baseline", "signal", "fixed", "adaptive", "topk", "compression", "longterm", "motion",
+    "redetect",
+)  # fmt: skip
 CLASSIFY = {"tracker.classify_motion": True}  # the override every motion policy needs
 REFERENCE_POLICY = "keep-all"  # the accuracy and memory reference of the report's rule
 
@@ -127,6 +135,12 @@ def study_policies(base: MemoryBankConfig) -> list[MemoryPolicy]:
                 **CLASSIFY),
         _policy(f"static-window-{STATIC_SIDE_FACTOR:g}", "motion",
                 **{"search_window.static_side_factor": STATIC_SIDE_FACTOR}, **CLASSIFY),
+    ]  # fmt: skip
+    redetect = {"tracker.redetect_after": REDETECT_AFTER}
+    policies += [
+        _policy(f"redetect-{REDETECT_AFTER}", "redetect", **redetect),
+        _policy(f"redetect-{REDETECT_AFTER}-low", "redetect", **redetect,
+                **{"tracker.redetect_threshold": REDETECT_LOW_THRESHOLD}),
     ]  # fmt: skip
     return policies
 
