@@ -25,7 +25,6 @@ from torch import Tensor
 from sam2_enhanced.config import MemoryBankConfig, SearchWindowConfig, TrackerConfig
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import DetectionBuilder, add_motion_classes, detections_bytes
-from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
 from sam2_enhanced.modeling.motion_class import MotionClassifier
@@ -97,12 +96,7 @@ class SAM2EnhancedVideoPredictor:
             self.config.memory_bank.static_memory_stride,
             self.config.search_window.static_side_factor,
         )
-        tracker_cfg = self.config.tracker
-        self.redetector = Redetector(
-            after_frames=tracker_cfg.redetect_after,
-            min_similarity=tracker_cfg.redetect_similarity,
-            max_size_change=tracker_cfg.redetect_max_size_change,
-        )
+        self.redetector = Redetector.from_config(self.config.tracker)
         self.tiles = TiledDetector(self.config.detection_tiles, model)
 
     # ----------------------------------------------------------------------------- construction
@@ -522,28 +516,11 @@ class SAM2EnhancedVideoPredictor:
         detections = self.tiles.add_to(out.detections, state, frame_idx, scene)
         output = self.frame_output(state, frame_idx, detections, update_tracks=True)
         if self.redetector.enabled:
-            self.redetect(state, detections)
+            self.redetector.apply(state, detections)
         if state.motion_classifier is not None:
             add_motion_classes(state.motion_classifier, frame, output[3], video_hw)
             self.motion_policy.observe(state, output[3])
         return output
-
-    def redetect(self, state: VideoState, detections: DetectionOutput) -> None:
-        """Re-seat the windows of objects lost for a while on matching full-frame detections
-        (:mod:`sam2_enhanced.redetection`); they take effect on the next frame."""
-        builder = DetectionBuilder(
-            det_threshold=self.config.tracker.redetect_threshold,
-            match_iou=self.config.tracker.match_iou,
-            video_hw=(state.video_height, state.video_width),
-        )
-        boxes, _, labels, embeddings = builder.detector_rows(detections)
-        seen = [
-            obj.motion.box_xyxy.numpy()
-            for obj in state.objects.values()
-            if obj.motion is not None and obj.motion.lost_frames == 0
-        ]
-        visible = np.array(seen, dtype=np.float32).reshape(-1, 4)  # (V, 4)
-        self.redetector.reseat(state.objects, boxes, labels, embeddings, visible)
 
     def window_inputs(self, state: VideoState, frame_idx: int, windows: Tensor) -> dict:
         """``track_step``'s ``objects`` / ``object_windows`` for windows (O, 4) on a frame:

@@ -19,8 +19,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sam2_enhanced.config import TrackerConfig
+from sam2_enhanced.detections import DetectionBuilder
+from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import iou_matrix
+from sam2_enhanced.video_state import VideoState
 
 SIDE_OF_OTHERS_IOU = 0.3  # a detection overlapping a visible object this much is that object's
 
@@ -73,22 +77,59 @@ class Redetector:
         after_frames: frames judged absent before re-detection is tried (0: never).
         min_similarity: smallest cosine similarity of a match, in [-1, 1].
         max_size_change: largest size ratio of a match (>= 1).
+        min_score: smallest detection probability of a match, in [0, 1].
     """
 
-    def __init__(self, *, after_frames: int, min_similarity: float, max_size_change: float):
+    def __init__(
+        self,
+        *,
+        after_frames: int,
+        min_similarity: float,
+        max_size_change: float,
+        min_score: float = 0.0,
+    ):
         if after_frames < 0:
             raise ValueError(f"after_frames must be >= 0, got {after_frames}")
         if not -1.0 <= min_similarity <= 1.0:
             raise ValueError(f"min_similarity must be in [-1, 1], got {min_similarity}")
         if max_size_change < 1.0:
             raise ValueError(f"max_size_change must be >= 1, got {max_size_change}")
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0, 1], got {min_score}")
         self.after_frames = after_frames
         self.min_similarity = min_similarity
         self.max_size_change = max_size_change
+        self.min_score = min_score
+
+    @classmethod
+    def from_config(cls, cfg: TrackerConfig) -> Redetector:
+        return cls(
+            after_frames=cfg.redetect_after,
+            min_similarity=cfg.redetect_similarity,
+            max_size_change=cfg.redetect_max_size_change,
+            min_score=cfg.redetect_threshold,
+        )
 
     @property
     def enabled(self) -> bool:
         return self.after_frames > 0
+
+    def apply(self, state: VideoState, detections: DetectionOutput) -> list[int]:
+        """Re-seat the lost objects of ``state`` on the frame's ``detections`` (B = 1); the new
+        windows take effect on the next frame. Returns the re-seated ids."""
+        builder = DetectionBuilder(
+            det_threshold=self.min_score,
+            match_iou=0.0,  # unused: only its detector rows are read
+            video_hw=(state.video_height, state.video_width),
+        )
+        boxes, _, labels, embeddings = builder.detector_rows(detections)
+        seen = [
+            obj.motion.box_xyxy.numpy()
+            for obj in state.objects.values()
+            if obj.motion is not None and obj.motion.lost_frames == 0
+        ]
+        visible = np.array(seen, dtype=np.float32).reshape(-1, 4)  # (V, 4)
+        return self.reseat(state.objects, boxes, labels, embeddings, visible)
 
     def reseat(
         self,

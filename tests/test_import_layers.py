@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "predictor_build",
                 "object_windows",
                 "tiled_detection",
+                "motion_policy",
+                "redetection",
             }
         ),
     ),

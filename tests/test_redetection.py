@@ -85,6 +85,10 @@ def test_each_detection_reseats_one_object_only():
         (lambda: Redetector(after_frames=-1, min_similarity=0, max_size_change=2), "after_frames"),
         (lambda: Redetector(after_frames=1, min_similarity=2, max_size_change=2), "similarity"),
         (lambda: Redetector(after_frames=1, min_similarity=0, max_size_change=0.5), "size"),
+        (
+            lambda: Redetector(after_frames=1, min_similarity=0, max_size_change=2, min_score=2),
+            "min_score",
+        ),
         (lambda: TrackerConfig(redetect_after=-1), "tracker.redetect_after"),
         (lambda: TrackerConfig(redetect_threshold=1.5), "tracker.redetect_threshold"),
         (lambda: TrackerConfig(redetect_similarity=-2), "tracker.redetect_similarity"),
@@ -116,7 +120,7 @@ def test_predictor_reseats_a_lost_object_on_a_detection_of_the_frame():
     with torch.no_grad():
         features = predictor.model.encode_image(frame)
         detections = predictor.model.track_step(features, None, [], None).detections
-    predictor.redetect(state, detections)
+    assert predictor.redetector.apply(state, detections) == [1]
     assert obj.motion.lost_frames == 0  # re-seated on one of the frame's detections
     box = obj.motion.box_xyxy
     assert ((box >= 0) & (box <= 64)).all()
