@@ -7,6 +7,9 @@ masks returns ``(frame_idx, obj_ids, masks, detections)`` where ``masks`` are fl
 video pixels. Differences from SAM 2: a state is a :class:`VideoState` dataclass; outputs of
 unprompted frames are not kept once yielded (memory stays bounded); a video with no prompts is
 tracked by detection alone.
+
+The prompt calls live in :mod:`sam2_enhanced.predictor_prompts`, what is kept of a frame
+(memories, outputs) in :mod:`sam2_enhanced.predictor_memory`; both are mixins of this class.
 """
 
 from __future__ import annotations
@@ -17,55 +20,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import supervision as sv
 import torch
 from torch import Tensor
 
 from sam2_enhanced.config import MemoryBankConfig, SearchWindowConfig, TrackerConfig
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
-from sam2_enhanced.detections import DetectionBuilder, add_motion_classes, detections_bytes
-from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
-from sam2_enhanced.modeling.memory_bank import MemoryBank, MemoryItem
+from sam2_enhanced.detections import add_motion_classes, detections_bytes
+from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_class import MotionClassifier
-from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
+from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
-from sam2_enhanced.modeling.search_window import (
-    ObjectMotion,
-    crop_windows,
-    main_component,
-    normalized_windows,
-    paste_windows,
-    remap_logits,
-    to_window_coords,
-)
+from sam2_enhanced.modeling.search_window import ObjectMotion, normalized_windows, remap_logits
 from sam2_enhanced.modeling.signal_set import SignalSet
 from sam2_enhanced.motion_policy import MotionPolicy
-from sam2_enhanced.object_windows import WindowPlanner, box_in_frame
-from sam2_enhanced.prompt_inputs import (
-    check_box,
-    check_frame_idx,
-    check_mask,
-    check_obj_id,
-    check_points,
-)
+from sam2_enhanced.object_windows import WindowPlanner
+from sam2_enhanced.predictor_memory import FrameMemoryMixin
+from sam2_enhanced.predictor_prompts import PromptMixin
+from sam2_enhanced.prompt_inputs import check_frame_idx
 from sam2_enhanced.redetection import Redetector
 from sam2_enhanced.tiled_detection import TiledDetector
 from sam2_enhanced.tracking import DetectionTracker
-from sam2_enhanced.video_state import (
-    FrameLoader,
-    FramePrompt,
-    FrameResult,
-    ObjectState,
-    VideoState,
-)
+from sam2_enhanced.video_state import FrameLoader, FrameResult, Output, VideoState
 from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.weights.components import from_components
 
-Output = tuple[int, list[int], Tensor, sv.Detections]
 
-
-class SAM2EnhancedVideoPredictor:
+class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
     """Video object segmentation and detection with SAM 2's API (see the module docstring)."""
 
     def __init__(
@@ -204,172 +184,6 @@ class SAM2EnhancedVideoPredictor:
             "prompt_bytes": prompt_bytes,
             "objects": {obj_id: state.bank.counts(obj_id) for obj_id in state.objects},
         }
-
-    # -------------------------------------------------------------------------------- prompts
-    @torch.inference_mode()
-    def add_new_points_or_box(
-        self,
-        state: VideoState,
-        frame_idx: int,
-        obj_id: int,
-        points: Any = None,
-        labels: Any = None,
-        clear_old_points: bool = True,
-        normalize_coords: bool = True,
-        box: Any = None,
-    ) -> Output:
-        """Add clicks and/or a box for ``obj_id`` on ``frame_idx`` (SAM 2 semantics).
-
-        Points and box are video pixels, or [0, 1] with ``normalize_coords=False``. Labels are
-        1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``.
-        """
-        frame_idx = check_frame_idx(frame_idx, state.num_frames)
-        obj_id = check_obj_id(obj_id)
-        coords, point_labels = check_points(points, labels)
-        if box is not None:
-            if not clear_old_points:
-                raise ValueError(
-                    "cannot add a box without clearing old points, since a box must come before "
-                    "any click; use clear_old_points=True"
-                )
-            coords = np.concatenate([check_box(box), coords])
-            point_labels = np.concatenate([np.array([2, 3], np.int32), point_labels])
-        if len(coords) == 0:
-            raise ValueError("give at least one of points (with labels) or box")
-        video_hw = (state.video_height, state.video_width)
-        video_coords = torch.from_numpy(coords).float()
-        if not normalize_coords:
-            video_coords = video_coords * torch.tensor([video_hw[1], video_hw[0]])
-        new_labels = torch.from_numpy(point_labels)
-        obj = state.objects.get(obj_id)
-        old = obj.prompts.get(frame_idx) if obj is not None else None
-        if old is not None and not clear_old_points:
-            video_coords = torch.cat([old.video_coords, video_coords])
-            new_labels = torch.cat([old.point_labels.cpu(), new_labels])
-        window = self.windows.prompt_window(video_coords, new_labels, None, video_hw)
-        prompt = FramePrompt(
-            point_coords=to_window_coords(video_coords[None], window[None], self.image_size)[0],
-            point_labels=new_labels,
-            window_xyxy=window,
-            video_coords=video_coords,
-        )
-        return self.run_prompt(state, frame_idx, obj_id, prompt)
-
-    def add_new_points(
-        self,
-        state: VideoState,
-        frame_idx: int,
-        obj_id: int,
-        points: Any,
-        labels: Any,
-        clear_old_points: bool = True,
-        normalize_coords: bool = True,
-    ) -> Output:
-        """Deprecated SAM 2 alias of :meth:`add_new_points_or_box` (points only)."""
-        return self.add_new_points_or_box(
-            state,
-            frame_idx,
-            obj_id,
-            points=points,
-            labels=labels,
-            clear_old_points=clear_old_points,
-            normalize_coords=normalize_coords,
-        )
-
-    @torch.inference_mode()
-    def add_new_mask(self, state: VideoState, frame_idx: int, obj_id: int, mask: Any) -> Output:
-        """Use a (H, W) mask at video resolution as ``obj_id``'s prompt on ``frame_idx``."""
-        frame_idx = check_frame_idx(frame_idx, state.num_frames)
-        obj_id = check_obj_id(obj_id)
-        video_hw = (state.video_height, state.video_width)
-        binary = check_mask(mask, video_hw)  # (H, W) bool
-        window = self.windows.prompt_window(torch.zeros(0, 2), torch.zeros(0), binary, video_hw)
-        mask_input = crop_windows(binary[None].float(), window[None], self.model.mask_size)[0]
-        prompt = FramePrompt(
-            point_coords=torch.zeros(1, 2),
-            point_labels=-torch.ones(1, dtype=torch.int32),
-            window_xyxy=window,
-            video_coords=torch.zeros(1, 2),
-            mask=mask_input.clamp(0, 1),
-        )
-        return self.run_prompt(state, frame_idx, obj_id, prompt)
-
-    def run_prompt(
-        self, state: VideoState, frame_idx: int, obj_id: int, prompt: FramePrompt
-    ) -> Output:
-        """Segment one object on a prompted frame and store the result as a conditioning memory."""
-        frame = state.loader.get(frame_idx)  # raises before any state change if unreadable
-        obj = state.objects.setdefault(obj_id, ObjectState(obj_id=obj_id))
-        state.bank.clear_frame(obj_id, frame_idx)
-        memory = self.read_memory(state, obj_id, frame_idx)
-        num_clicks = int((prompt.point_labels >= 0).sum())
-        single_click = prompt.mask is None and num_clicks == 1 and memory is None
-        prompts = ObjectPrompts(
-            point_coords=prompt.point_coords[None].to(self.device),
-            point_labels=prompt.point_labels[None].to(self.device),
-            mask_inputs=None if prompt.mask is None else prompt.mask[None].to(self.device),
-            has_mask=torch.tensor([prompt.mask is not None], device=self.device),
-        )
-        features = self.encode(state, frame_idx, frame)
-        window = prompt.window_xyxy[None]  # (1, 4)
-        scene = state.bank.read_scene()
-        out = self.model.track_step(
-            features,
-            prompts,
-            [memory],
-            scene,
-            multimask_output=single_click,
-            **self.window_inputs(state, frame_idx, window),
-        )
-        obj.prompts[frame_idx] = prompt
-        result = self.keep_result(
-            state, out.masks.mask_logits[0], out.masks.object_score_logits[0], window[0]
-        )
-        obj.cond_results[frame_idx] = result
-        obj.motion = self.motion_from(result)
-        self.store_memory(state, obj, frame_idx, out.memory, 0, is_cond=True, frame=None)
-        state.bank.add_scene(frame_idx, self.to_storage(state, out.memory.scene_tokens))
-        detections = self.tiles.add_to(out.detections, state, frame_idx, scene)
-        output = self.frame_output(state, frame_idx, detections, update_tracks=False)
-        state.cond_detections[frame_idx] = output[3]
-        return output
-
-    @torch.inference_mode()
-    def clear_all_prompts_in_frame(
-        self, state: VideoState, frame_idx: int, obj_id: int, need_output: bool = True
-    ) -> Output | None:
-        """Remove ``obj_id``'s prompts (and the memory made from them) on ``frame_idx``."""
-        frame_idx = check_frame_idx(frame_idx, state.num_frames)
-        obj_id = check_obj_id(obj_id)
-        if obj_id not in state.objects:
-            raise ValueError(f"unknown obj_id {obj_id}; known ids: {state.obj_ids}")
-        obj = state.objects[obj_id]
-        obj.prompts.pop(frame_idx, None)
-        obj.cond_results.pop(frame_idx, None)
-        state.bank.clear_frame(obj_id, frame_idx)
-        if not obj.prompts:
-            state.bank.remove_object(obj_id)  # no prompt left: nothing to track from
-        if not need_output:
-            return None
-        return self.stored_output(state, frame_idx)
-
-    @torch.inference_mode()
-    def remove_object(
-        self, state: VideoState, obj_id: int, strict: bool = False, need_output: bool = True
-    ) -> tuple[list[int], list[Output]]:
-        """Forget ``obj_id``; returns the remaining ids and the outputs of prompted frames."""
-        obj_id = check_obj_id(obj_id)
-        if obj_id not in state.objects:
-            if strict:
-                raise ValueError(
-                    f"cannot remove obj_id {obj_id}: it does not exist; known ids: {state.obj_ids}"
-                )
-            return state.obj_ids, []
-        del state.objects[obj_id]
-        state.bank.remove_object(obj_id)
-        if not need_output:
-            return state.obj_ids, []
-        return state.obj_ids, [self.stored_output(state, t) for t in state.prompted_frames()]
 
     # ---------------------------------------------------------------------------- propagation
     @torch.inference_mode()
@@ -555,144 +369,3 @@ class SAM2EnhancedVideoPredictor:
                     NO_OBJ_SCORE,
                 )[0]
         return logits
-
-    # ------------------------------------------------------------------------------- memories
-    def encode(self, state: VideoState, frame_idx: int, frame: Tensor) -> EncoderOutput:
-        """Encoder output of a frame, reusing the newest one (several prompts on one frame)."""
-        if state.features is None or state.features[0] != frame_idx:
-            state.features = (frame_idx, self.model.encode_image(frame.to(self.device)))
-        return state.features[1]
-
-    def read_memory(self, state: VideoState, obj_id: int, frame_idx: int):
-        """The object's memory readout on the model's device (None: no memory yet)."""
-        readout = state.bank.read(obj_id, frame_idx)
-        if readout is None or readout.features.device == self.device:
-            return readout
-        for name in (
-            "features",
-            "frame_offsets",
-            "is_cond",
-            "obj_ptrs",
-            "ptr_offsets",
-            "det_tokens",
-        ):
-            setattr(readout, name, getattr(readout, name).to(self.device))
-        return readout
-
-    def to_storage(self, state: VideoState, tensor: Tensor) -> Tensor:
-        return tensor.to(state.storage_device)
-
-    def keep_result(
-        self, state: VideoState, mask_logits: Tensor, score: Tensor, window_xyxy: Tensor
-    ) -> FrameResult:
-        """An object's output on a frame: (1, m, m) logits over ``window_xyxy`` (4,)."""
-        window = window_xyxy.detach().float().cpu()
-        window_cfg = self.config.search_window
-        if window_cfg.keep_main_component:  # the centre prior only means something in a window
-            prior = window_cfg.centre_prior if self.windows.enabled else 0.0
-            mask_logits = main_component(mask_logits, NO_OBJ_SCORE, prior)
-        return FrameResult(
-            mask_logits=self.to_storage(state, mask_logits.clone()),
-            object_score_logits=self.to_storage(state, score.clone()),
-            window_xyxy=window,
-            box_xyxy=box_in_frame(mask_logits, window),
-        )
-
-    def significance(
-        self,
-        state: VideoState,
-        obj: ObjectState,
-        features: Tensor,
-        frame: np.ndarray | None,
-        mask_logits: Tensor | None,
-    ) -> float | None:
-        """Score of a tracked frame for the keyframe policy (None when nothing to compare)."""
-        pairs = {}
-        if self.signals.needs("feature") and obj.last_memory is not None:
-            pairs["feature"] = (obj.last_memory, features)
-        if self.signals.needs("frame") and state.last_frame_small is not None:
-            pairs["frame"] = (state.last_frame_small, frame)
-        if self.signals.needs("mask") and obj.last_result is not None and mask_logits is not None:
-            pairs["mask"] = (
-                (obj.last_result[1].mask_logits[0] > 0).cpu().numpy(),
-                (mask_logits[0] > 0).cpu().numpy(),
-            )
-        return self.signals.score(pairs)
-
-    def store_memory(
-        self,
-        state: VideoState,
-        obj: ObjectState,
-        frame_idx: int,
-        memory,
-        index: int,
-        *,
-        is_cond: bool,
-        frame: np.ndarray | None,
-        mask_logits: Tensor | None = None,
-    ) -> None:
-        """Hand the object's new memory to the bank (which decides what to keep)."""
-        features = self.to_storage(state, memory.mask_features[index])
-        visible = bool(memory.object_visible[index])
-        tokens = memory.object_tokens[index] if visible else memory.object_tokens[index][:0]
-        score = None if is_cond else self.significance(state, obj, features, frame, mask_logits)
-        state.bank.add(
-            obj.obj_id,
-            MemoryItem(
-                frame_idx=frame_idx,
-                features=features,
-                obj_ptr=self.to_storage(state, memory.obj_ptrs[index]),
-                det_tokens=self.to_storage(state, tokens),
-                is_cond=is_cond,
-                significance=score,
-                visible=visible,
-            ),
-        )
-        obj.last_memory = features
-        obj.memory_frame = frame_idx
-
-    # -------------------------------------------------------------------------------- outputs
-    def object_results(self, state: VideoState, frame_idx: int) -> list[FrameResult | None]:
-        """Each object's kept output on ``frame_idx`` (None when there is none)."""
-        return [self.result_on(obj, frame_idx) for obj in state.objects.values()]
-
-    @staticmethod
-    def result_on(obj: ObjectState, frame_idx: int) -> FrameResult | None:
-        """The object's prompted or newest tracked output if it is on ``frame_idx``, else None."""
-        result = obj.cond_results.get(frame_idx)
-        if result is None and obj.last_result is not None and obj.last_result[0] == frame_idx:
-            result = obj.last_result[1]
-        return result
-
-    def video_masks(self, state: VideoState, results: list[FrameResult | None]) -> Tensor:
-        """(O, 1, H, W) float32 logits at video resolution; objects without output get -1024."""
-        height, width = state.video_height, state.video_width
-        masks = torch.full((len(results), 1, height, width), NO_OBJ_SCORE, dtype=torch.float32)
-        for i, result in enumerate(results):
-            if result is not None:
-                low_res = result.mask_logits[None].float().cpu()  # (1, 1, m, m)
-                masks[i] = paste_windows(
-                    low_res, result.window_xyxy[None], (height, width), NO_OBJ_SCORE
-                )[0]
-        return masks
-
-    def frame_output(
-        self, state: VideoState, frame_idx: int, detections, update_tracks: bool
-    ) -> Output:
-        """Masks of every object plus the frame's associated detections."""
-        results = self.object_results(state, frame_idx)
-        masks = self.video_masks(state, results)
-        builder = DetectionBuilder(
-            det_threshold=self.config.tracker.det_threshold,
-            match_iou=self.config.tracker.match_iou,
-            video_hw=(state.video_height, state.video_width),
-        )
-        dets = builder.build(state, detections, masks, results, update_tracks=update_tracks)
-        return frame_idx, state.obj_ids, masks, dets
-
-    def stored_output(self, state: VideoState, frame_idx: int) -> Output:
-        """Output of a frame from what the state kept (no model run)."""
-        results = self.object_results(state, frame_idx)
-        masks = self.video_masks(state, results)
-        dets = state.cond_detections.get(frame_idx, sv.Detections.empty())
-        return frame_idx, state.obj_ids, masks, dets

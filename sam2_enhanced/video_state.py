@@ -25,6 +25,10 @@ from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import DetectionTracker
 
+Output = tuple[int, list[int], Tensor, sv.Detections]
+"""What every mask-returning predictor call returns: (frame_idx, obj_ids, masks (O, 1, H, W)
+float32 logits at video resolution, detections)."""
+
 SIGNIFICANCE_FRAME_SIDE = 64  # frames are compared at this size by frame significance signals
 
 

@@ -37,6 +37,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "tiled_detection",
                 "motion_policy",
                 "redetection",
+                "predictor_prompts",
+                "predictor_memory",
             }
         ),
     ),
