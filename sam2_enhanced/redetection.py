@@ -100,6 +100,7 @@ class Redetector:
         self.min_similarity = min_similarity
         self.max_size_change = max_size_change
         self.min_score = min_score
+        self.num_reseated = 0  # windows re-seated so far (every video this re-detector ran on)
 
     @classmethod
     def from_config(cls, cfg: TrackerConfig) -> Redetector:
@@ -176,4 +177,5 @@ class Redetector:
             obj.motion.side_factor = side_factor
             free[best] = False
             reseated.append(obj_id)
+        self.num_reseated += len(reseated)
         return reseated

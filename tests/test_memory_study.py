@@ -65,6 +65,7 @@ def test_a_motion_policy_runs_with_its_tracker_and_window_overrides(study_dir):
     assert record["overrides"] == {
         "search_window.static_side_factor": 0.5, "tracker.classify_motion": True}  # fmt: skip
     assert record["num_tracked_frames"] == 7 and model.config.tracker.classify_motion is False
+    assert record["redetections"] == 0  # re-detection is off in this policy
 
 
 def test_resume_skips_finished_runs(study_dir):

@@ -45,7 +45,7 @@ def test_a_lost_object_moves_to_its_best_matching_free_detection():
     objects = {1: lost_object()}
     redetector = Redetector(after_frames=3, min_similarity=0.5, max_size_change=2.0)
     reseated = redetector.reseat(objects, **DETS, visible_boxes_xyxy=np.zeros((0, 4)))
-    assert reseated == [1]
+    assert reseated == [1] and redetector.num_reseated == 1
     motion = objects[1].motion
     assert motion.box_xyxy.tolist() == [70, 70, 80, 80] and motion.lost_frames == 0
     # the best detection sits on a visible object: the next best takes its place

@@ -17,7 +17,8 @@ A run records (:func:`run_policy`):
   (:func:`~sam2_enhanced.evaluation.sot.evaluate_sot_sequence`), mask IoU and DAVIS J&F
   (:mod:`~sam2_enhanced.evaluation.vos`) where the video has masks;
 - re-acquisition (:func:`reacquisition_delays`): for every absence of at least ``min_gap``
-  frames (occlusion or exit), frames from its end until the overlap exceeds 0.5 again.
+  frames (occlusion or exit), frames from its end until the overlap exceeds 0.5 again;
+- ``redetections``: how often re-detection re-seated the target's window (0 when it is off).
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ def run_policy(
         "bank_bytes_mean": float(np.mean(bank_bytes)),
         "seconds_per_frame": tracked.seconds / per_frame,
         "metric_seconds_per_frame": predictor.significance_seconds / per_frame,
+        "redetections": predictor.redetector.num_reseated,
         **_accuracy(video, tracked, min_gap),
     }
 
