@@ -148,12 +148,13 @@ def test_clip_without_prompted_objects_still_reports_every_term(clip_batch):
     assert out.terms["mask_dice"] == 0.0 and out.terms["det_class_loss"] > 0
 
 
-def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypatch):
+def spied_model(monkeypatch, calls: list):
+    """A tiny model with the previous-centre prompt whose ``track_step`` appends
+    (previous_logits, masks) of every call to ``calls``."""
     torch.manual_seed(0)
     cfg = load_config("tiny")
     cfg.mask_decoder.previous_centre_prompt = True
-    model = build_model(cfg).train()
-    calls = []
+    model = build_model(cfg)
     track_step = model.track_step
 
     def spy(*args, **kwargs):
@@ -162,10 +163,16 @@ def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypa
         return out
 
     monkeypatch.setattr(model, "track_step", spy)
-    loss_module = SequenceLoss(
-        model, TrainConfig(prob_mask_prompt=1.0, prob_box_prompt=0.0, prob_corrective=0.0)
-    )
-    loss_module(clip_batch, torch.Generator().manual_seed(0)).total.backward()
+    return model
+
+
+MASK_PROMPTS = TrainConfig(prob_mask_prompt=1.0, prob_box_prompt=0.0, prob_corrective=0.0)
+
+
+def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypatch):
+    calls = []
+    model = spied_model(monkeypatch, calls).train()
+    SequenceLoss(model, MASK_PROMPTS)(clip_batch, torch.Generator().manual_seed(0)).total.backward()
     assert len(calls) == 2 * 3  # two clips of three frames
     for clip in (calls[:3], calls[3:]):
         assert clip[0][0] is None  # the prompted first frame has no previous frame
@@ -175,29 +182,18 @@ def test_each_frame_gets_the_previous_frames_masks_detached(clip_batch, monkeypa
 
 
 def test_withheld_previous_masks_reach_no_frame(clip_batch, monkeypatch):
-    torch.manual_seed(0)
-    cfg = load_config("tiny")
-    cfg.mask_decoder.previous_centre_prompt = True
-    model = build_model(cfg).eval()
-    seen = []
-    track_step = model.track_step
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["previous_logits"])
-        return track_step(*args, **kwargs)
-
-    monkeypatch.setattr(model, "track_step", spy)
-    train_cfg = TrainConfig(prob_mask_prompt=1.0, prob_box_prompt=0.0, prob_corrective=0.0)
-    withheld = dataclasses.replace(train_cfg, prob_drop_previous=1.0)
+    calls = []
+    model = spied_model(monkeypatch, calls).eval()
+    withheld = dataclasses.replace(MASK_PROMPTS, prob_drop_previous=1.0)
     with torch.no_grad():
         SequenceLoss(model, withheld)(clip_batch, torch.Generator().manual_seed(0))
-    later = [p for p in seen if p is not None]
+    later = [previous for previous, _ in calls if previous is not None]
     assert len(later) == 2 * 2  # frames 1 and 2 of both clips
     assert all(bool((p == NO_OBJ_SCORE).all()) for p in later)
-    seen.clear()
+    calls.clear()
     with torch.no_grad():
-        SequenceLoss(model, train_cfg)(clip_batch, torch.Generator().manual_seed(0))
-    assert any(bool((p > NO_OBJ_SCORE).any()) for p in seen if p is not None)
+        SequenceLoss(model, MASK_PROMPTS)(clip_batch, torch.Generator().manual_seed(0))
+    assert any(bool((p > NO_OBJ_SCORE).any()) for p, _ in calls if p is not None)
 
 
 def test_real_box_only_clips_get_projection_loss_and_no_detection_loss(clip_batch):
