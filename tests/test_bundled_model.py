@@ -25,8 +25,14 @@ def bundled():
 
 
 def test_bundled_model_is_the_default_configs_architecture(bundled):
-    recipe = load_train_config("default").model
-    assert dataclasses.asdict(bundled.config) == dataclasses.asdict(recipe)
+    recipe = dataclasses.asdict(load_train_config("default").model)
+    shipped = dataclasses.asdict(bundled.config)
+    # the detection threshold is chosen after training, from the precision-recall curve on val
+    # (sam2e threshold --write); the recipe keeps the preset's 0.5
+    chosen = shipped["tracker"].pop("det_threshold")
+    recipe["tracker"].pop("det_threshold")
+    assert shipped == recipe
+    assert 0.0 < chosen < 0.5
     size_mb = (DEFAULT_MODEL_DIR / "model.safetensors").stat().st_size / 2**20
     assert size_mb < 50  # the limit for a model shipped inside the package
 
