@@ -61,6 +61,25 @@ def object_matches(
     return match_boxes(np.where(gate, 1 - iou, INVALID))
 
 
+def detector_rows(
+    detections: DetectionOutput, det_threshold: float, video_hw: tuple[int, int]
+) -> tuple[np.ndarray, ...]:
+    """A frame's detections (B = 1) scoring at least ``det_threshold``: boxes (N, 4) in video
+    pixels of a (H, W) ``video_hw`` frame, scores (N,), classes (N,), embeddings (N, d)."""
+    probs = detections.refined_logits[0].float().sigmoid()  # (Q, C)
+    scores, labels = probs.max(dim=-1)
+    keep = scores >= det_threshold
+    height, width = video_hw
+    boxes = denormalize_cxcywh(detections.refined_boxes_cxcywh[0][keep].float(), width, height)
+    boxes = boxes.clamp(min=0).minimum(boxes.new_tensor([width, height, width, height]))
+    return (
+        boxes.cpu().numpy(),
+        scores[keep].cpu().numpy(),
+        labels[keep].cpu().numpy().astype(np.int64),
+        detections.query_states[0][keep].float().cpu().numpy(),
+    )
+
+
 class DetectionBuilder:
     """Builds the ``detections`` of one frame output."""
 
@@ -68,21 +87,6 @@ class DetectionBuilder:
         self.det_threshold = det_threshold
         self.match_iou = match_iou
         self.video_hw = video_hw
-
-    def detector_rows(self, detections: DetectionOutput) -> tuple[np.ndarray, ...]:
-        """Boxes (N, 4), scores (N,), classes (N,), embeddings (N, d) above the threshold."""
-        probs = detections.refined_logits[0].float().sigmoid()  # (Q, C)
-        scores, labels = probs.max(dim=-1)
-        keep = scores >= self.det_threshold
-        height, width = self.video_hw
-        boxes = denormalize_cxcywh(detections.refined_boxes_cxcywh[0][keep].float(), width, height)
-        boxes = boxes.clamp(min=0).minimum(boxes.new_tensor([width, height, width, height]))
-        return (
-            boxes.cpu().numpy(),
-            scores[keep].cpu().numpy(),
-            labels[keep].cpu().numpy().astype(np.int64),
-            detections.query_states[0][keep].float().cpu().numpy(),
-        )
 
     def build(
         self,
@@ -102,7 +106,9 @@ class DetectionBuilder:
             update_tracks: advance the detection tracker (False on prompted frames, which can
                 come in any order).
         """
-        boxes, scores, labels, embeddings = self.detector_rows(detections)
+        boxes, scores, labels, embeddings = detector_rows(
+            detections, self.det_threshold, self.video_hw
+        )
         obj_ids = np.array(state.obj_ids, dtype=np.int64)
         binary = masks[:, 0] > 0  # (O, H, W)
         visible = (

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from sam2_enhanced.config import TrackerConfig
-from sam2_enhanced.detections import DetectionBuilder
+from sam2_enhanced.detections import detector_rows
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import iou_matrix
-from sam2_enhanced.video_state import VideoState
+from sam2_enhanced.video_state import ObjectState, VideoState
 
 SIDE_OF_OTHERS_IOU = 0.3  # a detection overlapping a visible object this much is that object's
 
@@ -115,15 +115,23 @@ class Redetector:
     def enabled(self) -> bool:
         return self.after_frames > 0
 
+    def is_lost(self, obj: ObjectState) -> bool:
+        """Whether ``obj`` may be re-detected: absent for ``after_frames`` frames, with an
+        embedding to match."""
+        motion = obj.motion
+        return (
+            motion is not None
+            and motion.lost_frames >= self.after_frames
+            and obj.embedding is not None
+        )
+
     def apply(self, state: VideoState, detections: DetectionOutput) -> list[int]:
         """Re-seat the lost objects of ``state`` on the frame's ``detections`` (B = 1); the new
         windows take effect on the next frame. Returns the re-seated ids."""
-        builder = DetectionBuilder(
-            det_threshold=self.min_score,
-            match_iou=0.0,  # unused: only its detector rows are read
-            video_hw=(state.video_height, state.video_width),
-        )
-        boxes, _, labels, embeddings = builder.detector_rows(detections)
+        if not any(self.is_lost(obj) for obj in state.objects.values()):
+            return []  # the usual frame: nothing to re-detect, no rows to read
+        video_hw = (state.video_height, state.video_width)
+        boxes, _, labels, embeddings = detector_rows(detections, self.min_score, video_hw)
         seen = [
             obj.motion.box_xyxy.numpy()
             for obj in state.objects.values()
@@ -134,7 +142,7 @@ class Redetector:
 
     def reseat(
         self,
-        objects: dict,
+        objects: dict[int, ObjectState],
         boxes_xyxy: np.ndarray,
         labels: np.ndarray,
         embeddings: np.ndarray,
@@ -143,8 +151,7 @@ class Redetector:
         """Re-centre each lost object's window on its best matching detection.
 
         Args:
-            objects: obj_id -> :class:`~sam2_enhanced.video_state.ObjectState` (their
-                ``motion`` is replaced when re-detected).
+            objects: obj_id -> their state (``motion`` is replaced when re-detected).
             boxes_xyxy, labels, embeddings: (N, 4), (N,), (N, D) the frame's detections above
                 the re-detection threshold.
             visible_boxes_xyxy: (V, 4) boxes of the objects seen on this frame.
@@ -160,19 +167,17 @@ class Redetector:
             free &= overlap.max(axis=0) < SIDE_OF_OTHERS_IOU
         reseated = []
         for obj_id, obj in objects.items():
-            motion = obj.motion
-            lost = motion is not None and motion.lost_frames >= self.after_frames
-            if not lost or obj.embedding is None:
+            if not self.is_lost(obj):
                 continue
             scores = match_scores(
-                obj.embedding, obj.class_id, motion.box_xyxy.numpy(), boxes_xyxy, labels,
+                obj.embedding, obj.class_id, obj.motion.box_xyxy.numpy(), boxes_xyxy, labels,
                 embeddings, self.max_size_change,
             )  # fmt: skip
             scores = np.where(free, scores, -np.inf)
-            best = int(np.argmax(scores)) if len(scores) else -1
-            if best < 0 or scores[best] < self.min_similarity:
+            best = int(np.argmax(scores))
+            if scores[best] < self.min_similarity:
                 continue
-            side_factor = motion.side_factor
+            side_factor = obj.motion.side_factor
             obj.motion = ObjectMotion.start(torch.as_tensor(boxes_xyxy[best], dtype=torch.float32))
             obj.motion.side_factor = side_factor
             free[best] = False
