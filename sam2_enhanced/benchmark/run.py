@@ -30,7 +30,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +49,7 @@ from sam2_enhanced.benchmark.cases import (
 )
 from sam2_enhanced.benchmark.report import format_growth, format_table, result_row
 from sam2_enhanced.config import load_config
+from sam2_enhanced.evaluation.report import cpu_name
 
 logger = logging.getLogger(__name__)
 
@@ -136,17 +136,8 @@ def plan_cases(args: argparse.Namespace, folders: dict[int, str], boxes: np.ndar
 
 def machine_info() -> dict[str, Any]:
     """CPU model, core count, memory, library versions and the date."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

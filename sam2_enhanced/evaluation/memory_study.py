@@ -2,10 +2,11 @@
 
 ``run_study`` loops over videos and policies (:mod:`.memory_policies`, :mod:`.memory_videos`).
 Each (policy, video) run prompts the target with its GT box on its first visible frame,
-propagates to the end and writes ``<out>/runs/<policy>/<video>.json`` atomically (a temporary
-file renamed into place); a run whose JSON exists is skipped, so an interrupted study resumes
-where it stopped, and a video is generated or read only when one of its runs is missing. A run
-that raises is logged and leaves no JSON (the next call retries it).
+propagates to the end and writes ``<out>/runs/<policy>/<video>.json`` atomically
+(:func:`~sam2_enhanced.evaluation.report.write_json`: a temporary file renamed into place); a
+run whose JSON exists is skipped, so an interrupted study resumes where it stopped, and a video
+is generated or read only when one of its runs is missing. A run that raises is logged and
+leaves no JSON (the next call retries it).
 
 A run records (:func:`run_policy`):
 
@@ -23,7 +24,6 @@ A run records (:func:`run_policy`):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -40,7 +40,7 @@ from sam2_enhanced.config import to_dict
 from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
 from sam2_enhanced.evaluation.memory_policies import MemoryPolicy
 from sam2_enhanced.evaluation.memory_videos import StudyVideo, VideoRef
-from sam2_enhanced.evaluation.report import to_jsonable
+from sam2_enhanced.evaluation.report import cpu_name, write_json
 from sam2_enhanced.evaluation.sot import evaluate_sot_sequence, paired_box_iou
 from sam2_enhanced.evaluation.vos import evaluate_davis, region_similarity
 
@@ -107,9 +107,8 @@ def reacquisition_delays(
 
 def machine_description(device: torch.device) -> str:
     """One line naming the machine: CPU (cores), GPU if used, torch version."""
-    cpu = platform.processor() or platform.machine()
-    text = f"{platform.system()} {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
-    text += f" ({torch.get_num_threads()} threads)"
+    text = f"{platform.system()} {cpu_name()}, {os.cpu_count()} CPU cores"
+    text += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
     if device.type == "cuda":
         text += f", GPU {torch.cuda.get_device_name(device)}"
     return text
@@ -237,15 +236,6 @@ def result_path(out_dir: str | Path, policy: str, video: str) -> Path:
     return Path(out_dir) / "runs" / policy / f"{video}.json"
 
 
-def write_json_atomic(record: dict[str, Any], path: Path) -> Path:
-    """Write ``record`` to ``path`` through a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(to_jsonable(record), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 @dataclass
 class StudyOutcome:
     """What one ``run_study`` call did."""
@@ -303,7 +293,7 @@ def run_study(
                 outcome.failed.append(message)
             else:
                 path = result_path(out_dir, policy.name, ref.name)
-                outcome.written.append(write_json_atomic(record, path))
+                outcome.written.append(write_json(record, path))
             bar.update(1)
     bar.close()
     return outcome

@@ -1,10 +1,13 @@
-"""Writers for evaluation results: JSON, a markdown table, OTB-style success / precision plots."""
+"""Writers for evaluation results: JSON, a markdown table, OTB-style success / precision plots,
+and the name of the machine they ran on."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,11 +50,28 @@ def to_jsonable(value: Any) -> Any:
 
 
 def write_json(results: Any, path: str | Path) -> Path:
-    """Write ``results`` (see :func:`to_jsonable`) to ``path`` as indented JSON; return the path."""
+    """Write ``results`` (see :func:`to_jsonable`) to ``path`` as indented JSON; return the path.
+
+    The text goes to a temporary file renamed into place, so an interrupted run never leaves a
+    truncated file behind (a resumed memory study trusts every JSON it finds).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(results), indent=2, allow_nan=False) + "\n")
+    text = json.dumps(to_jsonable(results), indent=2, allow_nan=False) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
     return path
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``'s first "model name"), else the platform's name."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def _format_cell(value: Any, float_format: str) -> str:
