@@ -165,7 +165,8 @@ class ObjectState:
         ]
         if self.last_result is not None:
             held += [self.last_result[1].mask_logits, self.last_result[1].object_score_logits]
-        return tensor_bytes(*held, self.last_memory)
+        embedding_bytes = 0 if self.embedding is None else self.embedding.nbytes
+        return tensor_bytes(*held, self.last_memory) + embedding_bytes
 
 
 @dataclass

@@ -311,6 +311,10 @@ def test_memory_footprint_counts_decoded_frame_caches_and_kept_detections(
     kept_mask_bytes = state.cond_detections[0].mask.nbytes
     assert after["prompt_bytes"] >= kept_mask_bytes > 0
     assert after["total_bytes"] > before["total_bytes"]
+    obj = state.objects[1]
+    without = obj.num_bytes()
+    obj.embedding = np.ones(8, dtype=np.float32)  # re-detection's appearance memory
+    assert obj.num_bytes() == without + 32
 
 
 def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monkeypatch):

@@ -22,6 +22,9 @@ policies (--policies: names, groups or patterns, comma-separated; default: all):
   adaptive     adaptive-<signal>: mean + 1 std of the scores seen
   topk         topk-k1, topk-k4, topk-k8: keyframe buffer sizes
   compression  downsample-x1/x2/x4, pca-4/8, dtype-float32/float16/bfloat16
+  longterm     longterm-k2/k4: a long-term store; recent-5/7: FIFOs holding as many memories
+  motion       motion-classes, static-stride-4, static-window-0.5: motion classes and their uses
+  redetect     redetect-3, redetect-3-low: lost targets re-found by full-frame detections
 --list-policies prints them all. Runs already in --out are skipped (resume).
 """
 

@@ -69,6 +69,11 @@ def load_records(out_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(runs.glob("*/*.json"))]
 
 
+def uses_masks(records: list[dict[str, Any]]) -> bool:
+    """Whether accuracy is J&F: every run's video has masks (else SOT AUC)."""
+    return bool(records) and all(r.get("has_masks") for r in records)
+
+
 def _mean(values: list[Any]) -> float:
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return float(np.mean(finite)) if finite else float("nan")
@@ -80,7 +85,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[PolicyRow]:
     by_policy: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_policy[record["policy"]].append(record)
-    use_masks = bool(records) and all(r.get("has_masks") for r in records)
+    use_masks = uses_masks(records)
     rows = []
     for policy, runs in by_policy.items():
         numbers = {key: _mean([r.get(key) for r in runs]) for key in _MEAN_KEYS}
@@ -202,7 +207,7 @@ def markdown_report(records: list[dict[str, Any]], command: str, plot_name: str 
         raise ValueError("no study records to report; run `sam2e study memory` first")
     rows = aggregate(records)
     machines = sorted({r.get("machine", "unknown") for r in records})
-    use_masks = all(r.get("has_masks") for r in records)
+    use_masks = uses_masks(records)
     videos = sorted({r["video"] for r in records})
     lines = [
         "# Memory study: which frames deserve memory",
@@ -230,9 +235,8 @@ def write_report(out_dir: str | Path, report_path: str | Path, command: str) -> 
     records = load_records(out_dir)
     report_path = Path(report_path)
     plot_path = report_path.with_name(f"{report_path.stem}_pareto.png")
-    use_masks = bool(records) and all(r.get("has_masks") for r in records)
     text = markdown_report(records, command, plot_path.name)
-    plot_pareto(aggregate(records), plot_path, "J&F" if use_masks else "SOT AUC")
+    plot_pareto(aggregate(records), plot_path, "J&F" if uses_masks(records) else "SOT AUC")
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(text)
     return {"report": report_path, "plot": plot_path}
