@@ -166,11 +166,12 @@ def _accuracy(video: StudyVideo, tracked: _Tracked, min_gap: int) -> dict[str, A
         tracked.boxes_xyxy[scored], video.boxes_xyxy[scored], video.present[scored]
     )
     numbers: dict[str, Any] = {"sot_auc": sot.curves.auc, "sot_ao": sot.average_overlap}
-    pred_boxes = np.nan_to_num(tracked.boxes_xyxy, nan=0.0)
-    gt_boxes = np.nan_to_num(video.boxes_xyxy, nan=0.0)
-    overlap = np.where(video.present, paired_box_iou(pred_boxes, gt_boxes), 0.0)  # (T,)
     numbers.update(mask_iou=float("nan"), j_and_f=float("nan"))
-    if video.masks is not None and tracked.masks is not None:
+    if video.masks is None or tracked.masks is None:  # re-acquisition by box overlap
+        pred_boxes = np.nan_to_num(tracked.boxes_xyxy, nan=0.0)
+        gt_boxes = np.nan_to_num(video.boxes_xyxy, nan=0.0)
+        overlap = np.where(video.present, paired_box_iou(pred_boxes, gt_boxes), 0.0)  # (T,)
+    else:  # by mask overlap
         annotated = np.flatnonzero(video.mask_frames)  # (A,)
         iou = region_similarity(video.masks, tracked.masks)  # (T,)
         visible = video.present.copy()
