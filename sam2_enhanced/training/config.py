@@ -30,6 +30,7 @@ from sam2_enhanced.config import (
 )
 from sam2_enhanced.data.synthetic_config import SyntheticVideoConfig
 from sam2_enhanced.training.class_losses import CLASS_LOSSES
+from sam2_enhanced.training.dense_proposals import PROPOSAL_ASSIGNMENTS
 
 SECTIONS = ("model", "train", "data")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -90,6 +91,9 @@ class TrainConfig:
     dn_box_noise: float = 1.0  # denoising corner noise in half box sides: positives move less
     # than this, negatives 1-2x this
     dn_label_noise: float = 0.5  # a denoising query's class input is random with prob. half this
+    proposal_assignment: str = "hungarian"  # how token proposals are trained: "hungarian"
+    # (one-to-one) or "dense" (one-to-many, Co-DETR / FCOS: training/dense_proposals.py)
+    proposal_radius: float = 1.5  # dense assignment: centre-sampling radius in tokens
     log_interval: int = 10  # steps between CSV log rows
     ckpt_interval: int = 200  # steps between checkpoints (training state and model folder)
     val_interval: int = 500  # steps between validations (0: only at the end)
@@ -179,13 +183,20 @@ class TrainConfig:
         self._check_detector_aids()
 
     def _check_detector_aids(self) -> None:
-        """The varifocal and denoising keys (issue 11's convergence aids)."""
+        """The varifocal, denoising and proposal keys (issue 11's convergence aids)."""
         if self.det_class_loss not in CLASS_LOSSES:
             raise ValueError(
                 f"train.det_class_loss must be one of {CLASS_LOSSES}, got {self.det_class_loss!r}"
             )
         if self.dn_groups < 0:
             raise ValueError(f"train.dn_groups must be >= 0 (0: off), got {self.dn_groups}")
+        if self.proposal_assignment not in PROPOSAL_ASSIGNMENTS:
+            raise ValueError(
+                f"train.proposal_assignment must be one of {PROPOSAL_ASSIGNMENTS}, "
+                f"got {self.proposal_assignment!r}"
+            )
+        if self.proposal_radius < 0:
+            raise ValueError(f"train.proposal_radius must be >= 0, got {self.proposal_radius}")
         if self.dn_box_noise < 0:
             raise ValueError(f"train.dn_box_noise must be >= 0, got {self.dn_box_noise}")
         for name in ("dn_label_noise", "varifocal_alpha"):

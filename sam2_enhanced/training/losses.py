@@ -12,7 +12,8 @@ IoU terms only count visible objects; every term is averaged over the tracked ob
 Detections: Hungarian matching per decoder layer, a sigmoid class loss over all queries and
 classes (focal, or IoU-aware varifocal: ``training/class_losses.py``), L1 and GIoU over matched
 pairs, all divided by the number of targets and summed over layers (auxiliary losses) and the
-token proposals the queries are selected from (two-stage Deformable DETR). The refined outputs
+token proposals the queries are selected from (two-stage Deformable DETR; or, with the dense
+assignment, one-to-many as in Co-DETR: ``training/dense_proposals.py``). The refined outputs
 get the same loss with the box terms of small targets weighted up. Contrastive denoising
 queries, when the model was given some, add their own class, L1 and GIoU terms against their
 known targets (``training/denoising_loss.py``).
@@ -31,6 +32,7 @@ from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput
 from sam2_enhanced.training.class_losses import ClassLoss, FocalClassLoss, sigmoid_focal_loss
 from sam2_enhanced.training.denoising_loss import denoising_losses, paired_iou_giou
+from sam2_enhanced.training.dense_proposals import PROPOSAL_ASSIGNMENTS, dense_proposal_losses
 from sam2_enhanced.training.matcher import HungarianMatcher
 
 __all__ = [
@@ -222,6 +224,9 @@ class SetCriterion:
 
     ``class_loss`` is the elementwise class loss (default: focal with ``focal_alpha`` and
     ``focal_gamma``); the matching cost stays the matcher's whichever it is.
+    ``proposal_assignment`` "dense" trains the token proposals one-to-many
+    (``training/dense_proposals.py``, centre-sampling radius ``proposal_radius`` tokens) instead
+    of by Hungarian matching; the decoder layers stay one-to-one.
     """
 
     def __init__(
@@ -238,8 +243,17 @@ class SetCriterion:
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
         class_loss: ClassLoss | None = None,
+        proposal_assignment: str = "hungarian",
+        proposal_radius: float = 1.5,
     ) -> None:
+        if proposal_assignment not in PROPOSAL_ASSIGNMENTS:
+            raise ValueError(
+                f"proposal_assignment must be one of {PROPOSAL_ASSIGNMENTS}, "
+                f"got {proposal_assignment!r}"
+            )
         self.matcher = matcher
+        self.proposal_assignment = proposal_assignment
+        self.proposal_radius = proposal_radius
         self.class_weight = class_weight
         self.l1_weight = l1_weight
         self.giou_weight = giou_weight
@@ -276,6 +290,26 @@ class SetCriterion:
         giou_loss = ((1 - giou) * weights).sum()
         return class_loss / num_boxes, l1 / num_boxes, giou_loss / num_boxes
 
+    def proposal_losses(
+        self,
+        logits: Tensor,
+        boxes_cxcywh: Tensor,
+        target_labels: Tensor,
+        target_boxes_cxcywh: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(g*g, C), (g*g, 4) token proposals vs (G,), (G, 4) targets -> class, L1, GIoU."""
+        if self.proposal_assignment == "dense":
+            return dense_proposal_losses(
+                logits,
+                boxes_cxcywh,
+                target_labels,
+                target_boxes_cxcywh,
+                self.proposal_radius,
+                self.class_loss,
+            )
+        ones = target_boxes_cxcywh.new_ones(target_labels.shape[0])  # (G,)
+        return self.layer_losses(logits, boxes_cxcywh, target_labels, target_boxes_cxcywh, ones)
+
     def __call__(
         self,
         detections: DetectionOutput,
@@ -300,11 +334,17 @@ class SetCriterion:
         outputs = list(
             zip(detections.class_logits[:, 0], detections.boxes_cxcywh[:, 0], strict=True)
         )
-        if detections.proposal_logits is not None and detections.proposal_boxes_cxcywh is not None:
-            outputs.append((detections.proposal_logits[0], detections.proposal_boxes_cxcywh[0]))
         totals = [torch.zeros((), device=target_labels.device) for _ in range(3)]
-        for class_logits, boxes in outputs:  # every decoder layer, then the token proposals
+        for class_logits, boxes in outputs:  # every decoder layer
             terms = self.layer_losses(class_logits, boxes, target_labels, target_boxes_cxcywh, ones)
+            totals = [a + b for a, b in zip(totals, terms, strict=True)]
+        if detections.proposal_logits is not None and detections.proposal_boxes_cxcywh is not None:
+            terms = self.proposal_losses(
+                detections.proposal_logits[0],
+                detections.proposal_boxes_cxcywh[0],
+                target_labels,
+                target_boxes_cxcywh,
+            )
             totals = [a + b for a, b in zip(totals, terms, strict=True)]
         side_px = target_boxes_cxcywh[:, 2:].prod(-1).clamp(min=0).sqrt() * self.image_size
         small = (side_px < self.small_object_size).float()  # (G,)

@@ -215,6 +215,8 @@ class SequenceLoss(nn.Module):
                 varifocal_alpha=cfg.varifocal_alpha,
                 gamma=cfg.focal_gamma,
             ),
+            proposal_assignment=cfg.proposal_assignment,
+            proposal_radius=cfg.proposal_radius,
         )
         if cfg.dn_groups > 0 and model.detr_decoder.denoising_label_embed is None:
             raise ValueError(
