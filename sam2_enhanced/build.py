@@ -16,6 +16,7 @@ from sam2_enhanced.modeling.detr_decoder import DetrDecoder
 from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, build_dinov2_config
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
+from sam2_enhanced.modeling.highres_proposals import HighResProposalMap
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
 from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
@@ -77,6 +78,11 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             dim_feedforward=cfg.decoder.dim_feedforward,
             dropout=cfg.decoder.dropout,
             use_denoising=cfg.decoder.use_denoising,
+            highres_proposals=(
+                HighResProposalMap(d_model=d_model)
+                if cfg.decoder.proposal_level == "highres"
+                else None
+            ),
         ),
         detection_head=DetectionHead(d_model=d_model, num_classes=cfg.heads.num_classes),
         refinement_head=SmallObjectRefinementHead(

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+PROPOSAL_LEVELS = ("tokens", "highres")  # values of model.decoder.proposal_level
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 T = TypeVar("T")
@@ -78,6 +80,15 @@ class DecoderConfig:
     dropout: float = 0.1  # dropout inside the decoder
     use_denoising: bool = False  # learn a class embedding for training's denoising queries
     # (needed by train.dn_groups > 0; inference never uses it)
+    proposal_level: str = "tokens"  # where queries are proposed: "tokens" (stride 16) or
+    # "highres" (every cell of a stride-4 map, queries at its score peaks)
+
+    def __post_init__(self) -> None:
+        if self.proposal_level not in PROPOSAL_LEVELS:
+            raise ValueError(
+                f"decoder.proposal_level must be one of {PROPOSAL_LEVELS}, "
+                f"got {self.proposal_level!r}"
+            )
 
 
 @dataclass

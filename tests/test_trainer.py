@@ -72,6 +72,8 @@ def test_inline_model_section():
         (["train.amp=fp8"], "train.amp"),
         (["train.prob_drop_previous=1.5"], r"train.prob_drop_previous must be in \[0, 1\]"),
         (["data.height=8"], "height"),
+        (["train.proposal_assignment=ota"], "train.proposal_assignment must be one of"),
+        (["train.proposal_radius=-1"], "train.proposal_radius must be >= 0"),
     ],
 )
 def test_bad_overrides_raise_value_error(overrides, match):

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from sam2_enhanced.modeling.denoising import DenoisingQueries, denoising_attn_mask
 from sam2_enhanced.modeling.detection_head import inverse_sigmoid
+from sam2_enhanced.modeling.highres_proposals import HighResProposalMap, peak_scores
 
 PRIOR_PROB = 0.01  # focal-loss prior of the class logits (RetinaNet)
 BOX_PE_SCALE = 100.0  # box coordinates are scaled so the top frequency is 1 rad per 1% of a side
@@ -37,8 +38,9 @@ class DecoderOutput:
 
     states: Tensor  # (L, B, N, d) normalized query states after each layer
     reference_boxes: Tensor  # (B, N, 4) cxcywh proposals the queries started from (no gradient)
-    proposal_logits: Tensor  # (B, g*g, C) class logits of every token's proposal
-    proposal_boxes: Tensor  # (B, g*g, 4) cxcywh box of every token's proposal
+    proposal_logits: Tensor  # (B, P, C) class logits of every proposing cell (P = g*g tokens,
+    # or (4g)^2 cells of a stride-4 proposal map)
+    proposal_boxes: Tensor  # (B, P, 4) cxcywh box of every proposing cell
     denoising_states: Tensor | None = None  # (L, B, D, d) denoising query states (training)
     denoising_reference: Tensor | None = None  # (B, D, 4) their noised cxcywh boxes
 
@@ -86,7 +88,7 @@ class DetrDecoderLayer(nn.Module):
 
 
 def token_anchors(grid_size: int, device: torch.device) -> Tensor:
-    """(g*g, 4) cxcywh anchors, one token wide, centred on each token (row-major)."""
+    """(g*g, 4) cxcywh anchors, one cell wide, centred on each cell of a g x g grid (row-major)."""
     centres = (torch.arange(grid_size, device=device, dtype=torch.float32) + 0.5) / grid_size
     cy, cx = torch.meshgrid(centres, centres, indexing="ij")
     side = torch.full_like(cx, 1.0 / grid_size)
@@ -115,11 +117,15 @@ class DetrDecoder(nn.Module):
         dim_feedforward: int,
         dropout: float,
         use_denoising: bool = False,
+        highres_proposals: HighResProposalMap | None = None,
     ) -> None:
         super().__init__()
         if d_model % 8:
             raise ValueError(f"d_model must be a multiple of 8 (box sine embedding), got {d_model}")
         self.num_queries = num_queries
+        # None: every stride-16 token proposes; else every cell of this stride-4 map does, and
+        # queries are taken at the map's score peaks (modeling/highres_proposals.py)
+        self.highres_proposals = highres_proposals
         self.proposal_proj = nn.Sequential(nn.Linear(d_model, d_model), nn.LayerNorm(d_model))
         self.proposal_class = nn.Linear(d_model, num_classes)
         self.proposal_box = MLP(d_model, d_model, 4, num_layers=3)
@@ -160,8 +166,24 @@ class DetrDecoder(nn.Module):
         )
         return content, position, mask
 
+    def proposal_tokens(self, features: Tensor, high_res: Tensor | None) -> Tensor:
+        """(B, P, d) features of the P cells that propose: the g*g tokens or, with a stride-4
+        proposal map, its G*G cells (``high_res`` (B, d, G, G) required then)."""
+        if self.highres_proposals is None:
+            return features.flatten(2).transpose(1, 2)  # (B, g*g, d)
+        if high_res is None:
+            raise ValueError(
+                "this decoder proposes from the stride-4 map (model.decoder.proposal_level: "
+                "highres) and needs high_res (B, d, 4g, 4g), got None"
+            )
+        return self.highres_proposals(features, high_res).flatten(2).transpose(1, 2)  # (B, P, d)
+
     def forward(
-        self, features: Tensor, pos: Tensor, denoising: DenoisingQueries | None = None
+        self,
+        features: Tensor,
+        pos: Tensor,
+        denoising: DenoisingQueries | None = None,
+        high_res: Tensor | None = None,
     ) -> DecoderOutput:
         """Propose, select and decode object queries.
 
@@ -170,16 +192,25 @@ class DetrDecoder(nn.Module):
             pos: (B, d, g, g) their position encoding.
             denoising: training-only noised ground truth (D queries per frame) decoded with the
                 selected queries behind an attention mask; None (inference): none.
+            high_res: (B, d, 4g, 4g) the encoder's stride-4 level; read only by a decoder with
+                a stride-4 proposal map.
         """
-        batch, d_model, grid, _ = features.shape
+        batch, d_model = features.shape[:2]
         memory = features.flatten(2).transpose(1, 2)  # (B, g*g, d)
         memory_pos = pos.flatten(2).transpose(1, 2)  # (B, g*g, d)
-        proposal_features = self.proposal_proj(memory)  # (B, g*g, d)
-        proposal_logits = self.proposal_class(proposal_features)  # (B, g*g, C)
-        anchors = inverse_sigmoid(token_anchors(grid, features.device))  # (g*g, 4)
-        proposal_boxes = (anchors + self.proposal_box(proposal_features)).sigmoid()  # (B, g*g, 4)
-        num_queries = min(self.num_queries, grid * grid)
-        top = proposal_logits.detach().amax(dim=-1).topk(num_queries, dim=1).indices  # (B, N)
+        proposal_features = self.proposal_proj(
+            self.proposal_tokens(features, high_res)
+        )  # (B, P, d)
+        num_cells = proposal_features.shape[1]
+        grid = math.isqrt(num_cells)
+        proposal_logits = self.proposal_class(proposal_features)  # (B, P, C)
+        anchors = inverse_sigmoid(token_anchors(grid, features.device))  # (P, 4)
+        proposal_boxes = (anchors + self.proposal_box(proposal_features)).sigmoid()  # (B, P, 4)
+        num_queries = min(self.num_queries, num_cells)
+        scores = proposal_logits.detach().amax(dim=-1)  # (B, P)
+        if self.highres_proposals is not None:
+            scores = peak_scores(scores, grid)
+        top = scores.topk(num_queries, dim=1).indices  # (B, N)
         reference = proposal_boxes.detach().gather(1, top[..., None].expand(-1, -1, 4))
         tgt = proposal_features.detach().gather(1, top[..., None].expand(-1, -1, d_model))
         query_pos = self.query_pos_head(box_sine_embedding(reference, d_model))  # (B, N, d)

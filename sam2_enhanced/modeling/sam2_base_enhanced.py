@@ -188,7 +188,7 @@ class SAM2EnhancedBase(nn.Module):
         features = self.memory_attention(
             frame.features, frame.pos, self.scene_memory_tokens(scene_tokens)
         )
-        decoded = self.detr_decoder(features, frame.pos, denoising)
+        decoded = self.detr_decoder(features, frame.pos, denoising, frame.fpn_s0)
         class_logits, boxes = self.detection_head(decoded.states, decoded.reference_boxes)
         denoising_logits = denoising_boxes = None
         if decoded.denoising_states is not None:
