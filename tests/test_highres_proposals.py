@@ -1,0 +1,127 @@
+"""Stride-4 proposal map: fusion shapes, peak selection, the decoder variant, the whole model."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from sam2_enhanced.build import build_model
+from sam2_enhanced.config import ModelConfig, from_dict
+from sam2_enhanced.modeling.detr_decoder import DetrDecoder, token_anchors
+from sam2_enhanced.modeling.highres_proposals import HighResProposalMap, peak_scores
+from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
+
+D, G, C = 16, 4, 3
+
+
+def decoder() -> DetrDecoder:
+    torch.manual_seed(0)
+    return DetrDecoder(
+        d_model=D,
+        num_queries=5,
+        num_classes=C,
+        num_layers=2,
+        num_heads=2,
+        dim_feedforward=32,
+        dropout=0.0,
+        highres_proposals=HighResProposalMap(d_model=D),
+    )
+
+
+def test_map_adds_upsampled_features_to_the_stride4_level():
+    module = HighResProposalMap(d_model=D)
+    features, high_res = torch.randn(2, D, G, G), torch.randn(2, D, 4 * G, 4 * G)
+    out = module(features, high_res)
+    assert out.shape == (2, D, 4 * G, 4 * G)
+    single = module(features[1:], high_res[1:])
+    torch.testing.assert_close(out[1:], single)  # batched equals unbatched
+    changed = high_res.clone()
+    changed[0, :, 9, 9] += 5.0
+    moved = (module(features, changed) - out).abs().sum(1)[0]  # (4G, 4G)
+    assert moved[9, 9] > 0 and moved[0, 0] == 0  # a cell's change stays local (3x3 reach)
+    with pytest.raises(ValueError, match="high_res must be"):
+        module(features, torch.randn(2, D + 1, 4 * G, 4 * G))
+
+
+@pytest.mark.parametrize(
+    ("scores", "peaks"),
+    [
+        # one blob: only its maximum survives
+        ([[0, 1, 0], [1, 3, 1], [0, 1, 0]], {4}),
+        # two separate maxima both survive; their flanks do not
+        ([[5, 1, 0], [1, 0, 1], [0, 1, 4]], {0, 8}),
+        # a plateau: every tied cell is a peak
+        ([[2, 2, 0], [1, 0, -1], [-2, -3, -4]], {0, 1}),
+    ],
+)
+def test_peak_scores_keep_only_local_maxima(scores, peaks):
+    flat = torch.tensor(scores, dtype=torch.float32).reshape(1, 9)
+    out = peak_scores(flat, 3)
+    kept = set(torch.isfinite(out[0]).nonzero().squeeze(1).tolist())
+    assert kept == peaks
+    assert torch.equal(out[0, list(peaks)], flat[0, list(peaks)])
+
+
+def test_decoder_proposes_from_every_stride4_cell_and_queries_sit_on_peaks():
+    module = decoder()
+    features, pos = torch.randn(2, D, G, G), torch.randn(2, D, G, G)
+    high_res = torch.randn(2, D, 4 * G, 4 * G)
+    out = module(features, pos, high_res=high_res)
+    assert out.proposal_logits.shape == (2, 16 * G * G, C)
+    assert out.states.shape == (2, 2, 5, D)
+    torch.testing.assert_close(
+        out.proposal_boxes[0], token_anchors(4 * G, torch.device("cpu")), atol=1e-5, rtol=0
+    )  # untrained: each cell's proposal is its one-cell anchor
+    for b in range(2):
+        scores = peak_scores(out.proposal_logits[b : b + 1].amax(-1), 4 * G)[0]
+        chosen = scores.topk(5).indices
+        assert torch.isfinite(scores[chosen]).all()  # 5 peaks exist in random features
+        torch.testing.assert_close(out.reference_boxes[b], out.proposal_boxes[b, chosen])
+    with pytest.raises(ValueError, match="needs high_res"):
+        module(features, pos)
+
+
+def test_token_decoder_ignores_high_res():
+    torch.manual_seed(0)
+    plain = DetrDecoder(
+        d_model=D, num_queries=5, num_classes=C, num_layers=1, num_heads=2,
+        dim_feedforward=32, dropout=0.0,
+    )  # fmt: skip
+    features, pos = torch.randn(1, D, G, G), torch.randn(1, D, G, G)
+    a = plain(features, pos)
+    b = plain(features, pos, high_res=torch.randn(1, D, 4 * G, 4 * G))
+    assert torch.equal(a.states, b.states)
+
+
+def test_config_value_is_checked():
+    with pytest.raises(ValueError, match="decoder.proposal_level must be one of"):
+        from_dict(ModelConfig, {"decoder": {"proposal_level": "s8"}})
+
+
+@pytest.fixture(scope="module")
+def highres_model(tiny_cfg):
+    cfg = dataclasses.replace(
+        tiny_cfg, decoder=dataclasses.replace(tiny_cfg.decoder, proposal_level="highres")
+    )
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def test_model_trains_the_map_and_reloads_identically(highres_model, tmp_path):
+    size = highres_model.image_size
+    frame = highres_model.encode_image(torch.rand(1, 3, size, size))
+    detections = highres_model.detect(frame, None)
+    grid = frame.fpn_s0.shape[-1]
+    assert detections.proposal_logits.shape[1] == grid * grid
+    (detections.proposal_logits.sum() + detections.refined_boxes_cxcywh.sum()).backward()
+    for name, param in highres_model.detr_decoder.highres_proposals.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    save_pretrained(highres_model, tmp_path / "ckpt")
+    reloaded = load_pretrained(tmp_path / "ckpt")
+    assert reloaded.config.decoder.proposal_level == "highres"
+    images = torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        again = reloaded.eval().detect(reloaded.encode_image(images), None)
+        original = highres_model.eval().detect(highres_model.encode_image(images), None)
+    assert torch.equal(again.refined_boxes_cxcywh, original.refined_boxes_cxcywh)
+    assert torch.equal(again.proposal_logits, original.proposal_logits)
