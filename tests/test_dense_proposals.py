@@ -148,3 +148,38 @@ def test_set_loss_switch_changes_only_the_proposal_terms():
     assert (boxes.grad[positive].abs().sum(-1) > 0).all()  # every positive learns its box
     with pytest.raises(ValueError, match="proposal_assignment must be one of"):
         criterion("atss")
+
+
+def test_positives_only_ignores_every_other_cell_and_the_class():
+    target = torch.tensor([[0.5, 0.5, 0.5, 0.5]])
+    logits, boxes = proposals(0.4)
+    with torch.no_grad():
+        logits[:, 1] = -2.0  # class 1 is each cell's best: the objectness read
+    class_term, l1, _ = dense_proposal_losses(
+        logits, boxes, torch.tensor([0]), target, 1.5, FOCAL, positives_only=True
+    )
+    class_term.backward()
+    positive = dense_assignment(target, GRID, 1.5) >= 0
+    assert (logits.grad[~positive] == 0).all()  # unlabelled objects may be anywhere else
+    assert (logits.grad[positive, 0] == 0).all()  # the placeholder class is not learnt
+    assert (logits.grad[positive, 1] < 0).all()  # the objectness goes up
+    assert l1.item() == pytest.approx(4 * 0.1, abs=1e-6)
+
+
+def test_positives_only_set_loss_pushes_no_query_to_no_object():
+    target_labels, target = torch.tensor([0]), torch.tensor([[0.5, 0.5, 0.2, 0.2]])
+    logits = torch.zeros(3, 2, requires_grad=True)
+    queries = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.1, 0.1, 0.1, 0.1], [0.9, 0.9, 0.1, 0.1]])
+    detections = DetectionOutput(
+        class_logits=logits[None, None],
+        boxes_cxcywh=queries[None, None],
+        refined_logits=logits[None],
+        refined_boxes_cxcywh=queries[None],
+        query_states=torch.zeros(1, 3, 8),
+    )
+    losses = criterion("hungarian")(detections, target_labels, target, positives_only=True)
+    losses.total.backward()
+    assert (logits.grad[1:] == 0).all()  # the two other queries: unlabelled, untouched
+    assert logits.grad[0].sum() < 0  # the matched query's objectness goes up
+    with pytest.raises(ValueError, match="denoising queries need every object labelled"):
+        criterion("hungarian")(detections, target_labels, target, object(), positives_only=True)

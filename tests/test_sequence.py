@@ -213,6 +213,26 @@ def test_real_box_only_clips_get_projection_loss_and_no_detection_loss(clip_batc
     assert out.terms["mask_focal"] == out.terms["mask_dice"] == out.terms["mask_iou"] == 0.0
 
 
+def test_partial_label_detection_trains_real_clips_positives_only(clip_batch):
+    real = dataclasses.replace(
+        clip_batch, box_only=torch.tensor([True, True]), exhaustive=torch.tensor([False, False])
+    )
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny")).train()
+    cfg = TrainConfig(prob_corrective=0.0, partial_label_detection=True, dn_groups=0)
+    out = SequenceLoss(model, cfg)(real, torch.Generator().manual_seed(0))
+    assert out.terms["det_class_loss"] > 0 and out.terms["det_l1"] > 0
+    assert out.terms["det_dn_class"] == 0.0
+    out.total.backward()
+    assert model.detection_head.box_embed.layers[0].weight.grad.abs().sum() > 0
+    with torch.no_grad():  # synthetic clips keep the whole set loss
+        full = SequenceLoss(model, cfg)(clip_batch, torch.Generator().manual_seed(0))
+        plain = SequenceLoss(model, TrainConfig(prob_corrective=0.0))(
+            clip_batch, torch.Generator().manual_seed(0)
+        )
+    assert full.terms["det_class_loss"] == pytest.approx(plain.terms["det_class_loss"])
+
+
 def dn_model():
     cfg = load_config("tiny")
     cfg.decoder.use_denoising = True

@@ -94,6 +94,9 @@ class TrainConfig:
     proposal_assignment: str = "hungarian"  # how token proposals are trained: "hungarian"
     # (one-to-one) or "dense" (one-to-many, Co-DETR / FCOS: training/dense_proposals.py)
     proposal_radius: float = 1.5  # dense assignment: centre-sampling radius in tokens
+    partial_label_detection: bool = False  # clips not labelled exhaustively (real video: only
+    # the target has a box) get a positives-only detection loss (class-agnostic, nothing pushed
+    # to "no object"); False: no detection loss there
     log_interval: int = 10  # steps between CSV log rows
     ckpt_interval: int = 200  # steps between checkpoints (training state and model folder)
     val_interval: int = 500  # steps between validations (0: only at the end)

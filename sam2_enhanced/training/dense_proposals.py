@@ -66,6 +66,7 @@ def dense_proposal_losses(
     target_boxes_cxcywh: Tensor,
     radius: float,
     class_loss: ClassLoss,
+    positives_only: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Class, L1 and GIoU losses of one frame's token proposals under :func:`dense_assignment`.
 
@@ -76,6 +77,9 @@ def dense_proposal_losses(
         target_boxes_cxcywh: (G, 4) normalized boxes.
         radius: centre-sampling radius in tokens.
         class_loss: elementwise class loss (focal or varifocal).
+        positives_only: the targets are only some of the frame's objects, class unknown (real
+            video): each cell's best class logit is its objectness, and only the targets' own
+            cells get a class term (the rest may hold unlabelled objects: ignored).
 
     Returns:
         three scalars, each summed over tokens and divided by max(number of positives, 1).
@@ -84,6 +88,9 @@ def dense_proposal_losses(
     grid_size = round(num_tokens**0.5)
     if grid_size * grid_size != num_tokens:
         raise ValueError(f"proposals must come from a square token grid, got {num_tokens} tokens")
+    if positives_only:
+        logits = logits.amax(dim=-1, keepdim=True)  # (g*g, 1) objectness
+        target_labels = torch.zeros_like(target_labels)
     assigned = dense_assignment(target_boxes_cxcywh, grid_size, radius)  # (g*g,)
     positive = (assigned >= 0).nonzero().squeeze(1)  # (P,)
     targets = assigned[positive]  # (P,)
@@ -95,6 +102,9 @@ def dense_proposal_losses(
     token_iou = logits.new_zeros(num_tokens, dtype=torch.float32)  # (g*g,)
     token_iou[positive] = iou.detach()
     num_positive = max(positive.shape[0], 1)
-    class_term = class_loss(logits, onehot, token_iou).sum() / num_positive
+    class_terms = class_loss(logits, onehot, token_iou)  # (g*g, C)
+    if positives_only:
+        class_terms = class_terms[positive]  # (P, 1)
+    class_term = class_terms.sum() / num_positive
     l1 = F.l1_loss(pred, target, reduction="none").sum() / num_positive
     return class_term, l1, (1 - giou).sum() / num_positive

@@ -3,12 +3,24 @@ contrastive denoising queries built from them (``train.dn_groups``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from sam2_enhanced.box_ops import xyxy_to_cxcywh
 from sam2_enhanced.modeling.denoising import DenoisingQueries, build_denoising_queries
 from sam2_enhanced.training.config import TrainConfig
+
+
+@dataclass
+class FrameTargets:
+    """What the detector learns on one frame."""
+
+    labels: Tensor  # (G,) long classes
+    boxes_cxcywh: Tensor  # (G, 4) normalized boxes
+    exhaustive: bool  # every object of the frame is labelled (False: real video, only the
+    # target: positives-only loss, no denoising)
 
 
 def detection_targets(

@@ -270,11 +270,19 @@ class SetCriterion:
         target_labels: Tensor,
         target_boxes_cxcywh: Tensor,
         box_weights: Tensor,
+        positives_only: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """(N, C), (N, 4) predictions vs (G,), (G, 4) targets -> class, L1, GIoU losses.
 
         ``box_weights`` (G,) scale each target's box terms; all terms are divided by max(G, 1).
+        ``positives_only``: the targets are not all the frame's objects (real video: only the
+        tracked target is labelled, its class unknown), so the class is ignored (matching and
+        loss read each query's best class logit, its objectness) and only the matched queries
+        get a class term: the other queries may have found unlabelled objects.
         """
+        if positives_only:
+            class_logits = class_logits.amax(dim=-1, keepdim=True)  # (N, 1) objectness
+            target_labels = torch.zeros_like(target_labels)
         match = self.matcher(class_logits, boxes_cxcywh, target_labels, target_boxes_cxcywh)
         num_boxes = max(target_labels.shape[0], 1)
         onehot = torch.zeros_like(class_logits, dtype=torch.float32)  # (N, C)
@@ -284,11 +292,13 @@ class SetCriterion:
         iou, giou = paired_iou_giou(pred, target)  # (K,), (K,)
         query_iou = class_logits.new_zeros(class_logits.shape[0], dtype=torch.float32)  # (N,)
         query_iou[match.pred_indices] = iou.detach()
-        class_loss = self.class_loss(class_logits, onehot, query_iou).sum()
+        class_loss = self.class_loss(class_logits, onehot, query_iou)  # (N, C)
+        if positives_only:
+            class_loss = class_loss[match.pred_indices]  # (K, 1)
         weights = box_weights[match.target_indices]  # (K,)
         l1 = (F.l1_loss(pred, target, reduction="none").sum(-1) * weights).sum()
         giou_loss = ((1 - giou) * weights).sum()
-        return class_loss / num_boxes, l1 / num_boxes, giou_loss / num_boxes
+        return class_loss.sum() / num_boxes, l1 / num_boxes, giou_loss / num_boxes
 
     def proposal_losses(
         self,
@@ -296,8 +306,9 @@ class SetCriterion:
         boxes_cxcywh: Tensor,
         target_labels: Tensor,
         target_boxes_cxcywh: Tensor,
+        positives_only: bool,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """(g*g, C), (g*g, 4) token proposals vs (G,), (G, 4) targets -> class, L1, GIoU."""
+        """(P, C), (P, 4) proposals vs (G,), (G, 4) targets -> class, L1, GIoU."""
         if self.proposal_assignment == "dense":
             return dense_proposal_losses(
                 logits,
@@ -306,9 +317,12 @@ class SetCriterion:
                 target_boxes_cxcywh,
                 self.proposal_radius,
                 self.class_loss,
+                positives_only,
             )
         ones = target_boxes_cxcywh.new_ones(target_labels.shape[0])  # (G,)
-        return self.layer_losses(logits, boxes_cxcywh, target_labels, target_boxes_cxcywh, ones)
+        return self.layer_losses(
+            logits, boxes_cxcywh, target_labels, target_boxes_cxcywh, ones, positives_only
+        )
 
     def __call__(
         self,
@@ -316,6 +330,7 @@ class SetCriterion:
         target_labels: Tensor,
         target_boxes_cxcywh: Tensor,
         denoising: DenoisingQueries | None = None,
+        positives_only: bool = False,
     ) -> DetectionLosses:
         """Losses of one frame.
 
@@ -325,7 +340,15 @@ class SetCriterion:
             target_boxes_cxcywh: (G, 4) normalized target boxes.
             denoising: the denoising queries the model decoded (built from these targets), or
                 None: no denoising terms.
+            positives_only: the targets are only some of the frame's objects, of unknown class
+                (real video): class-agnostic terms on the targets' own queries and proposals,
+                nothing pushed to "no object" (:meth:`layer_losses`); no denoising.
         """
+        if positives_only and denoising is not None:
+            raise ValueError(
+                "denoising queries need every object labelled with its class; got them with "
+                "positives_only=True (a partly labelled frame)"
+            )
         if detections.class_logits.shape[1] != 1:
             raise ValueError(
                 f"SetCriterion takes one frame (B = 1), got B = {detections.class_logits.shape[1]}"
@@ -336,7 +359,9 @@ class SetCriterion:
         )
         totals = [torch.zeros((), device=target_labels.device) for _ in range(3)]
         for class_logits, boxes in outputs:  # every decoder layer
-            terms = self.layer_losses(class_logits, boxes, target_labels, target_boxes_cxcywh, ones)
+            terms = self.layer_losses(
+                class_logits, boxes, target_labels, target_boxes_cxcywh, ones, positives_only
+            )
             totals = [a + b for a, b in zip(totals, terms, strict=True)]
         if detections.proposal_logits is not None and detections.proposal_boxes_cxcywh is not None:
             terms = self.proposal_losses(
@@ -344,6 +369,7 @@ class SetCriterion:
                 detections.proposal_boxes_cxcywh[0],
                 target_labels,
                 target_boxes_cxcywh,
+                positives_only,
             )
             totals = [a + b for a, b in zip(totals, terms, strict=True)]
         side_px = target_boxes_cxcywh[:, 2:].prod(-1).clamp(min=0).sqrt() * self.image_size
@@ -354,6 +380,7 @@ class SetCriterion:
             target_labels,
             target_boxes_cxcywh,
             1 + self.small_object_boost * small,
+            positives_only,
         )
         refine_box = self.l1_weight * refine_l1 + self.giou_weight * refine_giou
         dn_class, dn_l1, dn_giou = denoising_losses(

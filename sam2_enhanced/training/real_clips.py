@@ -17,7 +17,9 @@ parsed once, when the dataset is built; frames are read per item.
 
 Only the target is labelled, so its class is :data:`REAL_CLASS_ID` whatever it is (car, person,
 horse) and the clip is marked not ``exhaustive``: the detection set loss would otherwise teach
-the detector that every other object in the window is background.
+the detector that every other object in the window is background. Such clips get no detection
+loss, or with ``train.partial_label_detection`` a positives-only, class-agnostic one
+(:class:`~sam2_enhanced.training.losses.SetCriterion`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from sam2_enhanced.training.window_clips import (
     follow_windows,
 )
 
-REAL_CLASS_ID = 0  # class id of every real target; no loss reads it (detection loss is skipped)
+REAL_CLASS_ID = 0  # class id of every real target; no loss reads it (class-agnostic or none)
 LAYOUT = (
     "<root>/<sequence>/img/000001.jpg, ... + <root>/<sequence>/groundtruth_rect.txt (x,y,w,h per "
     "frame), optional <root>/<sequence>/Annotations/00000.png, ... (masks)"

@@ -32,7 +32,11 @@ from sam2_enhanced.object_windows import WindowPlanner
 from sam2_enhanced.training.class_losses import build_class_loss
 from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames, FrameTruth
 from sam2_enhanced.training.config import TrainConfig
-from sam2_enhanced.training.detection_targets import detection_targets, frame_denoising_queries
+from sam2_enhanced.training.detection_targets import (
+    FrameTargets,
+    detection_targets,
+    frame_denoising_queries,
+)
 from sam2_enhanced.training.drift_windows import DriftWindows
 from sam2_enhanced.training.losses import MaskCriterion, SetCriterion
 from sam2_enhanced.training.matcher import HungarianMatcher
@@ -257,27 +261,30 @@ class SequenceLoss(nn.Module):
         order = torch.randperm(candidates.numel(), generator=generator).to(candidates.device)
         return candidates[order[: self.cfg.max_objects_per_clip]].sort().values
 
-    def frame_targets(
-        self, batch: ClipBatch, b: int, truth: FrameTruth
-    ) -> tuple[Tensor, Tensor] | None:
-        """Detection targets of one frame of clip ``b``: labels (G,) and normalized boxes
-        (G, 4), or None for clips not labelled exhaustively (no detection loss there)."""
-        if not (batch.exhaustive is None or bool(batch.exhaustive[b])):
+    def frame_targets(self, batch: ClipBatch, b: int, truth: FrameTruth) -> FrameTargets | None:
+        """Detection targets of one frame of clip ``b``, or None: a clip not labelled
+        exhaustively without ``train.partial_label_detection`` (no detection loss there)."""
+        exhaustive = batch.exhaustive is None or bool(batch.exhaustive[b])
+        if not (exhaustive or self.cfg.partial_label_detection):
             return None
-        return detection_targets(
+        labels, boxes = detection_targets(
             truth.boxes_xyxy, truth.visibility, batch.class_ids[b], truth.masks.shape[-2:]
         )
+        return FrameTargets(labels, boxes, exhaustive)
 
     def denoising_queries(
-        self, targets: tuple[Tensor, Tensor] | None, generator: torch.Generator
+        self, targets: FrameTargets | None, generator: torch.Generator
     ) -> DenoisingQueries | None:
         """Denoising queries of one frame from its detection ``targets`` (``train.dn_groups``),
-        or None: off, no targets (not labelled exhaustively), or no visible target."""
-        if self.cfg.dn_groups == 0 or targets is None:
+        or None: off, no targets or not labelled exhaustively, or no visible target."""
+        if self.cfg.dn_groups == 0 or targets is None or not targets.exhaustive:
             return None
-        labels, boxes = targets
         return frame_denoising_queries(
-            self.cfg, self.model.config.heads.num_classes, labels, boxes, generator
+            self.cfg,
+            self.model.config.heads.num_classes,
+            targets.labels,
+            targets.boxes_cxcywh,
+            generator,
         )
 
     def corrective_frames(self, num_frames: int, generator: torch.Generator) -> set[int]:
@@ -396,7 +403,7 @@ class SequenceLoss(nn.Module):
         out: TrackStepOutput,
         batch: ClipBatch,
         b: int,
-        targets: tuple[Tensor, Tensor] | None,
+        targets: FrameTargets | None,
         gt_masks: Tensor,
         denoising: DenoisingQueries | None = None,
     ) -> dict[str, Tensor]:
@@ -405,14 +412,21 @@ class SequenceLoss(nn.Module):
         queries the detector was given, if any): "total" plus named terms.
 
         Clips not labelled exhaustively (real single-object video: only the target has a box)
-        get no detection set loss: every unlabelled object a query found would be pushed to
-        "no object", teaching the detector to miss real objects. Their box-only targets get
-        the projection mask loss (:class:`MaskCriterion`).
+        never get the full set loss: every unlabelled object a query found would be pushed to
+        "no object", teaching the detector to miss real objects. With
+        ``train.partial_label_detection`` they get its positives-only form (the target's own
+        queries and proposals, class-agnostic), else none. Their box-only targets get the
+        projection mask loss (:class:`MaskCriterion`).
         """
         terms = {"total": gt_masks.new_zeros(())}
         if targets is not None:
-            labels, boxes = targets
-            det = self.set_criterion(out.detections, labels, boxes, denoising)
+            det = self.set_criterion(
+                out.detections,
+                targets.labels,
+                targets.boxes_cxcywh,
+                denoising,
+                positives_only=not targets.exhaustive,
+            )
             terms["total"] = det.total
             for name in DET_TERMS:
                 terms[f"det_{name}"] = getattr(det, name).detach()
