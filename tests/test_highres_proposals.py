@@ -38,7 +38,7 @@ def test_map_adds_upsampled_features_to_the_stride4_level():
     changed = high_res.clone()
     changed[0, :, 9, 9] += 5.0
     moved = (module(features, changed) - out).abs().sum(1)[0]  # (4G, 4G)
-    assert moved[9, 9] > 0 and moved[0, 0] == 0  # a cell's change stays local (3x3 reach)
+    assert moved[9, 9] > 0 and moved[0, 0] == 0  # a change stays local (2 cells of reach)
     with pytest.raises(ValueError, match="high_res must be"):
         module(features, torch.randn(2, D + 1, 4 * G, 4 * G))
 

@@ -4,11 +4,13 @@ Token proposals (stride 16: one token covers 14 px of the 224 px input, 8 px of 
 must place a box of a 5-px object to within a third of a token to reach IoU 0.5; the bundled
 model's best of all 256 token proposals does so for one object in seven. Here every cell of the
 stride-4 map proposes instead: the memory-conditioned stride-16 features, upsampled, are added
-to the encoder's stride-4 level (which carries the raw-pixel branch) and mixed by a depthwise
-3x3 and a pointwise convolution. Neighbouring cells of one object all score high, so queries are
-taken only at local maxima of the score map (3x3 max pooling, CenterNet's peak extraction; not a
-box NMS): one query per object, where the one-to-one decoder loss would otherwise have to learn
-to suppress its neighbours.
+to the encoder's stride-4 level (which carries the raw-pixel branch) and mixed by two 3x3
+convolutions of ``hidden_dim`` channels (a residual branch): a cell's objectness needs its
+neighbourhood (on frozen bundled features, such a head separates object cells from the rest far
+better than one reading stride-16 tokens: docs/training.md). Neighbouring cells of one object
+all score high, so queries are taken only at local maxima of the score map (3x3 max pooling,
+CenterNet's peak extraction; not a box NMS): one query per object, where the one-to-one decoder
+loss would otherwise have to learn to suppress its neighbours.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from torch import Tensor, nn
 class HighResProposalMap(nn.Module):
     """(B, d, g, g) conditioned features + (B, d, 4g, 4g) stride-4 level -> (B, d, 4g, 4g)."""
 
-    def __init__(self, *, d_model: int) -> None:
+    def __init__(self, *, d_model: int, hidden_dim: int = 64) -> None:
         super().__init__()
         self.mix = nn.Sequential(
-            nn.Conv2d(d_model, d_model, kernel_size=3, padding=1, groups=d_model),
+            nn.Conv2d(d_model, hidden_dim, kernel_size=3, padding=1),
             nn.GELU(),
-            nn.Conv2d(d_model, d_model, kernel_size=1),
+            nn.Conv2d(hidden_dim, hidden_dim, kernel_size=3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(hidden_dim, d_model, kernel_size=1),
         )
 
     def forward(self, features: Tensor, high_res: Tensor) -> Tensor:
