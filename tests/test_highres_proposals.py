@@ -28,19 +28,19 @@ def decoder() -> DetrDecoder:
     )
 
 
-def test_map_adds_upsampled_features_to_the_stride4_level():
+def test_map_keeps_the_stride4_grid_and_stays_local():
     module = HighResProposalMap(d_model=D)
-    features, high_res = torch.randn(2, D, G, G), torch.randn(2, D, 4 * G, 4 * G)
-    out = module(features, high_res)
+    high_res = torch.randn(2, D, 4 * G, 4 * G)
+    out = module(high_res)
     assert out.shape == (2, D, 4 * G, 4 * G)
-    single = module(features[1:], high_res[1:])
-    torch.testing.assert_close(out[1:], single)  # batched equals unbatched
+    torch.testing.assert_close(out[1:], module(high_res[1:]))  # batched equals unbatched
     changed = high_res.clone()
     changed[0, :, 9, 9] += 5.0
-    moved = (module(features, changed) - out).abs().sum(1)[0]  # (4G, 4G)
-    assert moved[9, 9] > 0 and moved[0, 0] == 0  # a change stays local (2 cells of reach)
+    moved = (module(changed) - out).abs().sum(1)[0]  # (4G, 4G)
+    assert moved[9, 9] > 0 and moved[11, 11] > 0  # two 3x3 convolutions reach 2 cells
+    assert moved[0, 0] == 0 and moved[12, 12] == 0
     with pytest.raises(ValueError, match="high_res must be"):
-        module(features, torch.randn(2, D + 1, 4 * G, 4 * G))
+        module(torch.randn(D, 4 * G, 4 * G))
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ class DetrDecoder(nn.Module):
                 "this decoder proposes from the stride-4 map (model.decoder.proposal_level: "
                 "highres) and needs high_res (B, d, 4g, 4g), got None"
             )
-        return self.highres_proposals(features, high_res).flatten(2).transpose(1, 2)  # (B, P, d)
+        return self.highres_proposals(high_res).flatten(2).transpose(1, 2)  # (B, P, d)
 
     def forward(
         self,

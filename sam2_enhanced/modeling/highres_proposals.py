@@ -3,14 +3,16 @@
 Token proposals (stride 16: one token covers 14 px of the 224 px input, 8 px of a 128 px frame)
 must place a box of a 5-px object to within a third of a token to reach IoU 0.5; the bundled
 model's best of all 256 token proposals does so for one object in seven. Here every cell of the
-stride-4 map proposes instead: the memory-conditioned stride-16 features, upsampled, are added
-to the encoder's stride-4 level (which carries the raw-pixel branch) and mixed by two 3x3
-convolutions of ``hidden_dim`` channels (a residual branch): a cell's objectness needs its
-neighbourhood (on frozen bundled features, such a head separates object cells from the rest far
-better than one reading stride-16 tokens: docs/training.md). Neighbouring cells of one object
-all score high, so queries are taken only at local maxima of the score map (3x3 max pooling,
-CenterNet's peak extraction; not a box NMS): one query per object, where the one-to-one decoder
-loss would otherwise have to learn to suppress its neighbours.
+stride-4 map proposes instead: the encoder's stride-4 level (upsampled tokens plus the raw-pixel
+branch) mixed by two 3x3 convolutions of ``hidden_dim`` channels (a residual branch), since a
+cell's objectness needs its neighbourhood. The memory-conditioned stride-16 features are not
+added: on frozen bundled features, a head reading their sum with the stride-4 level did not
+learn to tell object cells from the rest, one reading the stride-4 level alone did
+(docs/training.md). The decoder's queries still attend to the conditioned features.
+Neighbouring cells of one object all score high, so queries are taken only at local maxima of
+the score map (3x3 max pooling, CenterNet's peak extraction; not a box NMS): one query per
+object, where the one-to-one decoder loss would otherwise have to learn to suppress its
+neighbours.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch import Tensor, nn
 
 
 class HighResProposalMap(nn.Module):
-    """(B, d, g, g) conditioned features + (B, d, 4g, 4g) stride-4 level -> (B, d, 4g, 4g)."""
+    """(B, d, G, G) stride-4 level -> (B, d, G, G) features every cell proposes from."""
 
     def __init__(self, *, d_model: int, hidden_dim: int = 64) -> None:
         super().__init__()
@@ -33,25 +35,11 @@ class HighResProposalMap(nn.Module):
             nn.Conv2d(hidden_dim, d_model, kernel_size=1),
         )
 
-    def forward(self, features: Tensor, high_res: Tensor) -> Tensor:
-        """Stride-4 proposal features.
-
-        Args:
-            features: (B, d, g, g) memory-conditioned stride-16 features.
-            high_res: (B, d, G, G) the encoder's stride-4 level (G = 4g).
-        Returns:
-            (B, d, G, G) features every cell proposes from.
-        """
-        if high_res.shape[:2] != features.shape[:2]:
-            raise ValueError(
-                f"high_res must be (B, d, G, G) with (B, d) = {tuple(features.shape[:2])}, "
-                f"got {tuple(high_res.shape)}"
-            )
-        upsampled = F.interpolate(
-            features, size=high_res.shape[-2:], mode="bilinear", align_corners=False
-        )  # (B, d, G, G)
-        fused = high_res + upsampled
-        return fused + self.mix(fused)
+    def forward(self, high_res: Tensor) -> Tensor:
+        """(B, d, G, G) the encoder's stride-4 level (G = 4g) -> (B, d, G, G)."""
+        if high_res.ndim != 4:
+            raise ValueError(f"high_res must be (B, d, G, G), got shape {tuple(high_res.shape)}")
+        return high_res + self.mix(high_res)
 
 
 def peak_scores(scores: Tensor, grid_size: int) -> Tensor:
