@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from criteria import set_criterion
 
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.training.class_losses import (
@@ -13,7 +14,6 @@ from sam2_enhanced.training.class_losses import (
     sigmoid_focal_loss,
 )
 from sam2_enhanced.training.losses import SetCriterion
-from sam2_enhanced.training.matcher import HungarianMatcher
 
 LN3 = math.log(3.0)
 VARIFOCAL = VarifocalClassLoss(alpha=0.75, gamma=2.0)
@@ -78,16 +78,8 @@ def test_unknown_class_loss_name_is_refused():
 
 
 def criterion(name: str) -> SetCriterion:
-    return SetCriterion(
-        matcher=HungarianMatcher(class_weight=2.0, l1_weight=5.0, giou_weight=2.0),
-        class_weight=2.0,
-        l1_weight=5.0,
-        giou_weight=2.0,
-        refine_weight=1.0,
-        small_object_size=16.0,
-        image_size=100,
-        small_object_boost=2.0,
-        class_loss=build_class_loss(name, focal_alpha=0.25, varifocal_alpha=0.75, gamma=2.0),
+    return set_criterion(
+        class_loss=build_class_loss(name, focal_alpha=0.25, varifocal_alpha=0.75, gamma=2.0)
     )
 
 

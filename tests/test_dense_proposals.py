@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
+from criteria import set_criterion
 
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.training.class_losses import FocalClassLoss, VarifocalClassLoss
 from sam2_enhanced.training.dense_proposals import dense_assignment, dense_proposal_losses
 from sam2_enhanced.training.losses import SetCriterion
-from sam2_enhanced.training.matcher import HungarianMatcher
 
 FOCAL = FocalClassLoss(alpha=0.25, gamma=2.0)
 GRID = 8  # tokens of 1/8 of the side; token centres at (i + 0.5) / 8
@@ -113,17 +113,7 @@ def test_no_targets_gives_only_the_negative_class_term_and_bad_grid():
 
 
 def criterion(assignment: str) -> SetCriterion:
-    return SetCriterion(
-        matcher=HungarianMatcher(class_weight=2.0, l1_weight=5.0, giou_weight=2.0),
-        class_weight=2.0,
-        l1_weight=5.0,
-        giou_weight=2.0,
-        refine_weight=1.0,
-        small_object_size=16.0,
-        image_size=100,
-        small_object_boost=2.0,
-        proposal_assignment=assignment,
-    )
+    return set_criterion(proposal_assignment=assignment)
 
 
 def test_set_loss_switch_changes_only_the_proposal_terms():

@@ -4,18 +4,17 @@ import math
 
 import pytest
 import torch
+from criteria import set_criterion
 
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput
 from sam2_enhanced.training.losses import (
     MaskCriterion,
-    SetCriterion,
     dice_loss,
     mask_iou,
     projection_loss,
     sigmoid_focal_loss,
 )
-from sam2_enhanced.training.matcher import HungarianMatcher
 
 
 def test_focal_loss_matches_formula():
@@ -84,19 +83,6 @@ def test_mask_criterion_rejects_wrong_target_count():
         )
 
 
-def set_criterion(boost=2.0):
-    return SetCriterion(
-        matcher=HungarianMatcher(class_weight=2.0, l1_weight=5.0, giou_weight=2.0),
-        class_weight=2.0,
-        l1_weight=5.0,
-        giou_weight=2.0,
-        refine_weight=1.0,
-        small_object_size=16.0,
-        image_size=100,
-        small_object_boost=boost,
-    )
-
-
 def detections(boxes, logits, num_layers=2):
     return DetectionOutput(
         class_logits=logits[None, None].expand(num_layers, 1, -1, -1),
@@ -135,8 +121,12 @@ def test_small_targets_weight_up_the_refined_box_loss(side, boosted):
     targets = torch.tensor([[0.5, 0.5, side, side]])
     boxes = torch.tensor([[0.52, 0.5, side, side]])
     logits = torch.zeros(1, 2)
-    plain = set_criterion(boost=0.0)(detections(boxes, logits), torch.tensor([0]), targets)
-    weighted = set_criterion(boost=2.0)(detections(boxes, logits), torch.tensor([0]), targets)
+    plain = set_criterion(small_object_boost=0.0)(
+        detections(boxes, logits), torch.tensor([0]), targets
+    )
+    weighted = set_criterion(small_object_boost=2.0)(
+        detections(boxes, logits), torch.tensor([0]), targets
+    )
     ratio = weighted.refine_box.item() / plain.refine_box.item()
     assert ratio == pytest.approx(3.0 if boosted else 1.0, rel=1e-5)
     assert weighted.l1.item() == pytest.approx(plain.l1.item())  # decoder layers unaffected
