@@ -7,7 +7,9 @@ memory-conditioned frame proposes a class and a box (a delta from a one-token an
 centre), the ``num_queries`` tokens with the highest class score become the queries (their
 features as content, a sine embedding of their box as position), and each decoder layer predicts
 its boxes as a delta from these proposals. Learned queries must first discover where objects
-tend to be, which takes DETR hundreds of epochs; selected queries start on the objects.
+tend to be, which takes DETR hundreds of epochs; selected queries start on the objects. With a
+stride-4 proposal map (:mod:`sam2_enhanced.modeling.highres_proposals`) every cell of that map
+proposes instead of every token, and queries are taken at its score peaks.
 
 In training, contrastive denoising queries (:mod:`sam2_enhanced.modeling.denoising`) can be
 passed explicitly: their content is a learned embedding of their (noised) class, their reference
