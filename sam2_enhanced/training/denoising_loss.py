@@ -9,21 +9,12 @@ layers, as the matching queries' losses are.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from sam2_enhanced.box_ops import box_iou, cxcywh_to_xyxy, generalized_box_iou
 from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.training.class_losses import ClassLoss
-
-
-def paired_iou_giou(pred_cxcywh: Tensor, target_cxcywh: Tensor) -> tuple[Tensor, Tensor]:
-    """(K, 4), (K, 4) boxes paired row by row -> IoU (K,) and GIoU (K,)."""
-    pred, target = cxcywh_to_xyxy(pred_cxcywh), cxcywh_to_xyxy(target_cxcywh)
-    iou = torch.diag(box_iou(pred, target)[0])
-    return iou, torch.diag(generalized_box_iou(pred, target))
+from sam2_enhanced.training.pair_losses import assigned_terms
 
 
 def denoising_losses(
@@ -55,23 +46,20 @@ def denoising_losses(
             f"{target_labels.shape[0]} targets; build them from the same targets"
         )
     num_positive = max(int(positive.sum()), 1)
-    target = target_boxes_cxcywh[matched].float()  # (K, 4)
+    positive_rows = positive.nonzero()[:, 0]  # (K,)
     totals = [zero, zero.clone(), zero.clone()]
     layers = zip(
         detections.denoising_logits[:, 0], detections.denoising_boxes_cxcywh[:, 0], strict=True
     )
     for logits, boxes in layers:  # (D, C), (D, 4) per decoder layer
-        logits, boxes = logits[valid], boxes[valid]  # (Q, C), (Q, 4)
-        pred = boxes[positive].float()  # (K, 4)
-        iou, giou = paired_iou_giou(pred, target)  # (K,), (K,)
-        onehot = torch.zeros_like(logits, dtype=torch.float32)  # (Q, C)
-        onehot[positive.nonzero()[:, 0], target_labels[matched]] = 1.0
-        query_iou = logits.new_zeros(logits.shape[0], dtype=torch.float32)  # (Q,)
-        query_iou[positive] = iou.detach()
-        terms = (
-            class_loss(logits, onehot, query_iou).sum(),
-            F.l1_loss(pred, target, reduction="none").sum(),
-            (1 - giou).sum(),
-        )
+        class_terms, l1, giou_loss = assigned_terms(
+            class_loss,
+            logits[valid],
+            boxes[valid],
+            positive_rows,
+            target_labels[matched],
+            target_boxes_cxcywh[matched],
+        )  # (Q, C), (K,), (K,)
+        terms = (class_terms.sum(), l1.sum(), giou_loss.sum())
         totals = [total + term / num_positive for total, term in zip(totals, terms, strict=True)]
     return totals[0], totals[1], totals[2]

@@ -15,11 +15,10 @@ every other token is a negative.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from sam2_enhanced.training.class_losses import ClassLoss
-from sam2_enhanced.training.denoising_loss import paired_iou_giou
+from sam2_enhanced.training.pair_losses import assigned_terms, objectness
 
 PROPOSAL_ASSIGNMENTS = ("hungarian", "dense")  # values of train.proposal_assignment
 
@@ -89,22 +88,19 @@ def dense_proposal_losses(
     if grid_size * grid_size != num_tokens:
         raise ValueError(f"proposals must come from a square token grid, got {num_tokens} tokens")
     if positives_only:
-        logits = logits.amax(dim=-1, keepdim=True)  # (g*g, 1) objectness
-        target_labels = torch.zeros_like(target_labels)
+        logits, target_labels = objectness(logits, target_labels)  # (g*g, 1)
     assigned = dense_assignment(target_boxes_cxcywh, grid_size, radius)  # (g*g,)
     positive = (assigned >= 0).nonzero().squeeze(1)  # (P,)
     targets = assigned[positive]  # (P,)
-    onehot = torch.zeros_like(logits, dtype=torch.float32)  # (g*g, C)
-    onehot[positive, target_labels[targets]] = 1.0
-    pred = boxes_cxcywh[positive].float()  # (P, 4)
-    target = target_boxes_cxcywh[targets].float()  # (P, 4)
-    iou, giou = paired_iou_giou(pred, target)  # (P,), (P,)
-    token_iou = logits.new_zeros(num_tokens, dtype=torch.float32)  # (g*g,)
-    token_iou[positive] = iou.detach()
-    num_positive = max(positive.shape[0], 1)
-    class_terms = class_loss(logits, onehot, token_iou)  # (g*g, C)
+    class_terms, l1, giou_loss = assigned_terms(
+        class_loss,
+        logits,
+        boxes_cxcywh,
+        positive,
+        target_labels[targets],
+        target_boxes_cxcywh[targets],
+    )  # (g*g, C), (P,), (P,)
     if positives_only:
         class_terms = class_terms[positive]  # (P, 1)
-    class_term = class_terms.sum() / num_positive
-    l1 = F.l1_loss(pred, target, reduction="none").sum() / num_positive
-    return class_term, l1, (1 - giou).sum() / num_positive
+    num_positive = max(positive.shape[0], 1)
+    return class_terms.sum() / num_positive, l1.sum() / num_positive, giou_loss.sum() / num_positive

@@ -31,9 +31,10 @@ from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput
 from sam2_enhanced.training.class_losses import ClassLoss, FocalClassLoss, sigmoid_focal_loss
-from sam2_enhanced.training.denoising_loss import denoising_losses, paired_iou_giou
+from sam2_enhanced.training.denoising_loss import denoising_losses
 from sam2_enhanced.training.dense_proposals import PROPOSAL_ASSIGNMENTS, dense_proposal_losses
 from sam2_enhanced.training.matcher import HungarianMatcher
+from sam2_enhanced.training.pair_losses import assigned_terms, objectness
 
 __all__ = [
     "DetectionLosses",
@@ -281,24 +282,25 @@ class SetCriterion:
         get a class term: the other queries may have found unlabelled objects.
         """
         if positives_only:
-            class_logits = class_logits.amax(dim=-1, keepdim=True)  # (N, 1) objectness
-            target_labels = torch.zeros_like(target_labels)
+            class_logits, target_labels = objectness(class_logits, target_labels)  # (N, 1)
         match = self.matcher(class_logits, boxes_cxcywh, target_labels, target_boxes_cxcywh)
         num_boxes = max(target_labels.shape[0], 1)
-        onehot = torch.zeros_like(class_logits, dtype=torch.float32)  # (N, C)
-        onehot[match.pred_indices, target_labels[match.target_indices]] = 1.0
-        pred = boxes_cxcywh[match.pred_indices].float()  # (K, 4)
-        target = target_boxes_cxcywh[match.target_indices].float()  # (K, 4)
-        iou, giou = paired_iou_giou(pred, target)  # (K,), (K,)
-        query_iou = class_logits.new_zeros(class_logits.shape[0], dtype=torch.float32)  # (N,)
-        query_iou[match.pred_indices] = iou.detach()
-        class_loss = self.class_loss(class_logits, onehot, query_iou)  # (N, C)
+        class_loss, l1, giou_loss = assigned_terms(
+            self.class_loss,
+            class_logits,
+            boxes_cxcywh,
+            match.pred_indices,
+            target_labels[match.target_indices],
+            target_boxes_cxcywh[match.target_indices],
+        )  # (N, C), (K,), (K,)
         if positives_only:
             class_loss = class_loss[match.pred_indices]  # (K, 1)
         weights = box_weights[match.target_indices]  # (K,)
-        l1 = (F.l1_loss(pred, target, reduction="none").sum(-1) * weights).sum()
-        giou_loss = ((1 - giou) * weights).sum()
-        return class_loss.sum() / num_boxes, l1 / num_boxes, giou_loss / num_boxes
+        return (
+            class_loss.sum() / num_boxes,
+            (l1 * weights).sum() / num_boxes,
+            (giou_loss * weights).sum() / num_boxes,
+        )
 
     def proposal_losses(
         self,
