@@ -27,7 +27,6 @@ from sam2_enhanced.data.clip_dataset import SyntheticClipDataset
 from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.evaluation.mot import detection_ap
-from sam2_enhanced.modeling.highres_proposals import peak_scores
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.training.dense_proposals import dense_assignment
 from sam2_enhanced.training.detection_targets import detection_targets
@@ -60,10 +59,11 @@ class _Frames:
     selected_ious: list[float]
 
 
-def _frame(model: SAM2EnhancedBase, encoded, truth, hw, min_size: float, acc: _Frames) -> None:
-    """Score one encoded frame (B = 1) against its ``truth`` (boxes, visibility, classes)."""
+def _frame(model: SAM2EnhancedBase, encoded, sample, t: int, min_size: float, acc: _Frames) -> None:
+    """Score frame ``t`` of ``sample``, encoded (B = 1), against its ground truth."""
+    hw = sample.frames.shape[-2:]
     height, width = hw
-    boxes_xyxy, visibility, class_ids = truth
+    boxes_xyxy, visibility = sample.boxes_xyxy[t], sample.visibility[t]  # (O, 4), (O,)
     det = model.detect(encoded, None)
     scores = det.proposal_logits[0].sigmoid().amax(-1)  # (P,)
     boxes = denormalize_cxcywh(det.proposal_boxes_cxcywh[0], width, height)  # (P, 4)
@@ -81,7 +81,7 @@ def _frame(model: SAM2EnhancedBase, encoded, truth, hw, min_size: float, acc: _F
         acc.outputs[name][1].append(frame_scores.float().numpy())
     visible = visibility > 0
     acc.gt.append(boxes_xyxy[visible].numpy())
-    _, targets = detection_targets(boxes_xyxy, visibility, class_ids, hw)
+    _, targets = detection_targets(boxes_xyxy, visibility, sample.class_ids, hw)
     grid = round(scores.numel() ** 0.5)
     positive = dense_assignment(targets, grid, CENTRE_RADIUS) >= 0  # (P,)
     if positive.any() and not positive.all():
@@ -90,10 +90,7 @@ def _frame(model: SAM2EnhancedBase, encoded, truth, hw, min_size: float, acc: _F
     counted = visible & (sides >= min_size)
     if counted.any():
         ious = box_iou(boxes, boxes_xyxy[counted].float())[0]  # (P, G)
-        selection = scores.log()
-        if model.detr_decoder.highres_proposals is not None:
-            selection = peak_scores(selection[None], grid)[0]
-        chosen = selection.topk(min(model.detr_decoder.num_queries, scores.numel())).indices
+        chosen = model.detr_decoder.select_queries(det.proposal_logits)[0]  # (N,)
         acc.best_ious += ious.amax(0).tolist()
         acc.selected_ious += ious[chosen].amax(0).tolist()
 
@@ -123,10 +120,8 @@ def proposal_quality(
             frames = sample.frames[::frame_stride]  # (T', 3, H, W)
             encoded = model.encode_image(resize_frames(frames, model.image_size))
             for k in range(frames.shape[0]):
-                t = k * frame_stride
-                truth = (sample.boxes_xyxy[t], sample.visibility[t], sample.class_ids)
                 _frame(
-                    model, encoded.select(slice(k, k + 1)), truth, frames.shape[-2:], min_size, acc
+                    model, encoded.select(slice(k, k + 1)), sample, k * frame_stride, min_size, acc
                 )
     finally:
         model.train(was_training)

@@ -180,6 +180,15 @@ class DetrDecoder(nn.Module):
             )
         return self.highres_proposals(high_res).flatten(2).transpose(1, 2)  # (B, P, d)
 
+    def select_queries(self, proposal_logits: Tensor) -> Tensor:
+        """(B, P, C) proposal logits -> (B, N) indices of the cells that become queries: the
+        best-scoring ones (best class), with a stride-4 map only at its score peaks."""
+        num_cells = proposal_logits.shape[1]
+        scores = proposal_logits.detach().amax(dim=-1)  # (B, P)
+        if self.highres_proposals is not None:
+            scores = peak_scores(scores, math.isqrt(num_cells))
+        return scores.topk(min(self.num_queries, num_cells), dim=1).indices  # (B, N)
+
     def forward(
         self,
         features: Tensor,
@@ -203,16 +212,12 @@ class DetrDecoder(nn.Module):
         proposal_features = self.proposal_proj(
             self.proposal_tokens(features, high_res)
         )  # (B, P, d)
-        num_cells = proposal_features.shape[1]
-        grid = math.isqrt(num_cells)
+        grid = math.isqrt(proposal_features.shape[1])  # proposing cells per side
         proposal_logits = self.proposal_class(proposal_features)  # (B, P, C)
         anchors = inverse_sigmoid(token_anchors(grid, features.device))  # (P, 4)
         proposal_boxes = (anchors + self.proposal_box(proposal_features)).sigmoid()  # (B, P, 4)
-        num_queries = min(self.num_queries, num_cells)
-        scores = proposal_logits.detach().amax(dim=-1)  # (B, P)
-        if self.highres_proposals is not None:
-            scores = peak_scores(scores, grid)
-        top = scores.topk(num_queries, dim=1).indices  # (B, N)
+        top = self.select_queries(proposal_logits)  # (B, N)
+        num_queries = top.shape[1]
         reference = proposal_boxes.detach().gather(1, top[..., None].expand(-1, -1, 4))
         tgt = proposal_features.detach().gather(1, top[..., None].expand(-1, -1, d_model))
         query_pos = self.query_pos_head(box_sine_embedding(reference, d_model))  # (B, N, d)
