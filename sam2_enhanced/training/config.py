@@ -106,6 +106,9 @@ class TrainConfig:
     use_windows: bool = False  # train on one target's search windows (training/window_clips.py)
     window_frame_sides: tuple[int, ...] = (128, 320, 640, 1280)  # longer sides of the videos
     # windows are cut from (one per video, by seed; 4:3 below 400 px, 16:9 above)
+    frame_sides: tuple[int, ...] = ()  # whole-frame clips: square sides to render at, in turn,
+    # each resized to the model input (128: objects enlarged 1.75x in a 224 input; 224: at native
+    # size, as detection tiles see them; training/scaled_clips.py); empty: data.height x width
     window_centre_jitter: float = 0.5  # largest window-centre shift, fraction of target size
     window_scale_jitter: float = 0.25  # std of the log window-side scale
     trainable: tuple[str, ...] = ()  # the model's top-level parts to train (e.g. detr_decoder,
@@ -182,6 +185,11 @@ class TrainConfig:
         if not self.window_frame_sides or min(self.window_frame_sides) < 16:
             raise ValueError(
                 f"train.window_frame_sides must be >= 16 px, got {self.window_frame_sides}"
+            )
+        if self.frame_sides and (self.use_windows or min(self.frame_sides) < 16):
+            raise ValueError(
+                "train.frame_sides needs sides >= 16 px and whole-frame clips (use_windows: "
+                f"false), got {self.frame_sides} with use_windows={self.use_windows}"
             )
         self._check_detector_aids()
 

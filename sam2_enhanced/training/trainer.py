@@ -41,6 +41,7 @@ from sam2_enhanced.data.splits import SPLIT_SEEDS
 from sam2_enhanced.training.config import TrainRunConfig
 from sam2_enhanced.training.mixed_clips import MixedClipDataset
 from sam2_enhanced.training.real_clips import RealWindowClipDataset
+from sam2_enhanced.training.scaled_clips import ScaledClipDataset
 from sam2_enhanced.training.sequence import SequenceLoss
 from sam2_enhanced.training.validate import ValidationResult, validate
 from sam2_enhanced.training.validate_tracking import TrackingValidation, validate_tracking
@@ -211,9 +212,18 @@ class Trainer:
         return torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
 
     def train_dataset(self) -> torch.utils.data.Dataset:
-        """Whole synthetic clips, or one target's search windows (``train.use_windows``), a
-        ``train.real_fraction`` share of them cut from the real sequences in
-        ``train.real_data_dir``."""
+        """Whole synthetic clips (rendered at ``train.frame_sides`` when given), or one target's
+        search windows (``train.use_windows``), a ``train.real_fraction`` share of them cut from
+        the real sequences in ``train.real_data_dir``."""
+        if self.cfg.frame_sides:
+            return ScaledClipDataset(
+                self.cfg.num_train_videos,
+                self.cfg.clip_len,
+                self.run.data,
+                SPLIT_SEEDS["train"].start,
+                frame_sides=list(self.cfg.frame_sides),
+                output_side=self.model.image_size,
+            )
         if not self.cfg.use_windows:
             return SyntheticClipDataset(
                 self.cfg.num_train_videos,
