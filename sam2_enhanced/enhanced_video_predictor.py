@@ -23,7 +23,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from sam2_enhanced.config import MemoryBankConfig, SearchWindowConfig, TrackerConfig
+from sam2_enhanced.config import (
+    DetectionTilesConfig,
+    MemoryBankConfig,
+    SearchWindowConfig,
+    TrackerConfig,
+)
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
 from sam2_enhanced.detections import add_motion_classes, detections_bytes
 from sam2_enhanced.modeling.memory_bank import MemoryBank
@@ -55,15 +60,21 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         memory_bank: MemoryBankConfig | None = None,
         tracker: TrackerConfig | None = None,
         search_window: SearchWindowConfig | None = None,
+        detection_tiles: DetectionTilesConfig | None = None,
     ) -> None:
-        """``memory_bank``, ``tracker`` and ``search_window`` replace the model's own for this
-        predictor only (memory studies: these are inference-time choices; the model is
-        unchanged)."""
+        """``memory_bank``, ``tracker``, ``search_window`` and ``detection_tiles`` replace the
+        model's own for this predictor only (memory studies, tiles on or off: these are
+        inference-time choices; the model is unchanged)."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        overrides = {"memory_bank": memory_bank, "tracker": tracker, "search_window": search_window}
+        overrides = {
+            "memory_bank": memory_bank,
+            "tracker": tracker,
+            "search_window": search_window,
+            "detection_tiles": detection_tiles,
+        }
         for name, value in overrides.items():
             expected = type(getattr(model.config, name))
             if value is not None and not isinstance(value, expected):

@@ -160,3 +160,13 @@ def test_tile_config_is_saved_and_old_checkpoints_load(predictor, tmp_path):
     (path / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
     old = SAM2EnhancedVideoPredictor.from_pretrained(path, device="cpu")
     assert old.config.detection_tiles == DetectionTilesConfig() and not old.tiles.enabled
+
+
+def test_tiles_can_be_switched_per_predictor(predictor):
+    """``detection_tiles`` replaces the model's tile settings for one predictor only."""
+    off = dataclasses.replace(predictor.model.config.detection_tiles, use_tiles=False)
+    other = SAM2EnhancedVideoPredictor(predictor.model, device="cpu", detection_tiles=off)
+    assert not other.tiles.enabled and other.config.detection_tiles == off
+    assert predictor.model.config.detection_tiles.use_tiles  # the model is unchanged
+    with pytest.raises(TypeError, match="detection_tiles must be a DetectionTilesConfig"):
+        SAM2EnhancedVideoPredictor(predictor.model, device="cpu", detection_tiles={"use_tiles": 1})
