@@ -274,7 +274,8 @@ class DetectionTilesConfig:
     """Detection on overlapping square tiles of the frame near native resolution (SAHI style,
     ``modeling/detection_tiles.py``), merged with the whole-frame detections."""
 
-    use_tiles: bool = False  # also detect on tiles (False: the whole frame only, as before)
+    use_tiles: bool = False  # also detect on tiles of frames with a side longer than tile_side
+    # (False: the whole frame only, as before)
     tile_side: int = 224  # tile side in video pixels (each tile is resized to the model input)
     overlap: float = 0.25  # overlap of neighbouring tiles as a fraction of tile_side
     max_tiles: int = 16  # most tiles per frame; tiles grow past tile_side to stay within it

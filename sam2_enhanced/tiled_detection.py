@@ -38,6 +38,12 @@ class TiledDetector:
     def enabled(self) -> bool:
         return self.cfg.use_tiles
 
+    def applies_to(self, frame_hw: tuple[int, int]) -> bool:
+        """Tiles are on and a side of the (H, W) frame is longer than a tile: there the
+        whole-frame pass shrinks the frame, a tile does not. A frame that fits in one tile is
+        seen at least at its size by the whole-frame pass already."""
+        return self.enabled and max(frame_hw) > self.cfg.tile_side
+
     def tiles(self, frame_hw: tuple[int, int]) -> Tensor:
         """(T, 4) xyxy tiles of a frame of size (H, W)."""
         return tile_grid(
@@ -68,15 +74,16 @@ class TiledDetector:
         frame_idx: int,
         scene_tokens: Tensor | None,
     ) -> DetectionOutput:
-        """The frame's detections (B = 1) plus its tiles', merged; unchanged when tiles are off.
+        """The frame's detections (B = 1) plus its tiles', merged; unchanged when tiles are off
+        or the frame fits in one tile (:meth:`applies_to`).
 
         The result holds only the refined last-layer rows (what the predictor's outputs use):
         ``class_logits`` / ``boxes_cxcywh`` are those rows with L = 1, boxes are normalized to the
         whole frame as before.
         """
-        if not self.enabled:
-            return detections
         frame_hw = (state.video_height, state.video_width)
+        if not self.applies_to(frame_hw):
+            return detections
         tiles = self.tiles(frame_hw)
         tile_logits, tile_boxes, tile_states = self.detect_tiles(
             state.loader.raw(frame_idx), tiles, scene_tokens

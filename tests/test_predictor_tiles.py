@@ -170,3 +170,33 @@ def test_tiles_can_be_switched_per_predictor(predictor):
     assert predictor.model.config.detection_tiles.use_tiles  # the model is unchanged
     with pytest.raises(TypeError, match="detection_tiles must be a DetectionTilesConfig"):
         SAM2EnhancedVideoPredictor(predictor.model, device="cpu", detection_tiles={"use_tiles": 1})
+
+
+@pytest.mark.parametrize(
+    ("use_tiles", "frame_hw", "applies"),
+    [
+        (True, (H, W), True),
+        (True, (TILE, TILE), False),  # fits in one tile: the whole-frame pass suffices
+        (True, (TILE + 1, 8), True),
+        (True, (8, TILE + 1), True),
+        (False, (H, W), False),
+    ],
+)
+def test_tiles_apply_to_frames_larger_than_a_tile(predictor, use_tiles, frame_hw, applies):
+    tiles = TiledDetector(
+        dataclasses.replace(predictor.config.detection_tiles, use_tiles=use_tiles),
+        predictor.model,
+    )
+    assert tiles.applies_to(frame_hw) is applies
+
+
+def test_a_frame_that_fits_in_a_tile_gets_the_whole_frame_detections(predictor):
+    frames = np.random.default_rng(1).integers(0, 255, size=(2, TILE, TILE - 4, 3), dtype=np.uint8)
+    results = []
+    for use_tiles in (False, True):
+        with_tiles(predictor, use_tiles)
+        state = predictor.init_state(frames)
+        results.append([dets.xyxy for *_, dets in predictor.propagate_in_video(state)])
+    with_tiles(predictor, True)
+    for off, on in zip(*results, strict=True):
+        assert len(off) and np.array_equal(off, on)
