@@ -32,8 +32,9 @@ from sam2_enhanced.evaluation.mot import detection_ap
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.training.losses import mask_iou
+from sam2_enhanced.training.memory_history import ObjectHistory, SceneHistory
 from sam2_enhanced.training.prompts import box_prompts
-from sam2_enhanced.training.sequence import ObjectHistory, SceneHistory, resize_frames
+from sam2_enhanced.training.sequence import resize_frames
 
 logger = logging.getLogger(__name__)
 
