@@ -51,6 +51,21 @@ def test_rescale_scales_boxes_with_the_masks():
     assert torch.equal(scaled.class_ids, sample.class_ids)
 
 
+def test_a_clip_without_objects_is_rescaled():
+    sample = SyntheticClipDataset(1, 2, dataclasses.replace(CFG, height=32, width=32), START)[0]
+    empty = dataclasses.replace(
+        sample,
+        boxes_xyxy=sample.boxes_xyxy[:, :0],
+        masks=sample.masks[:, :0],
+        visibility=sample.visibility[:, :0],
+        class_ids=sample.class_ids[:0],
+        track_ids=sample.track_ids[:0],
+    )
+    scaled = rescale_clip(empty, 64)
+    assert scaled.masks.shape == (2, 0, 64, 64) and scaled.boxes_xyxy.shape == (2, 0, 4)
+    assert scaled.frames.shape == (2, 3, 64, 64)
+
+
 def test_a_clip_at_the_output_side_is_returned_unchanged():
     sample = SyntheticClipDataset(1, 2, dataclasses.replace(CFG, height=64, width=64), START)[0]
     assert rescale_clip(sample, 64) is sample

@@ -36,9 +36,12 @@ def rescale_clip(sample: ClipSample, output_side: int) -> ClipSample:
     if height == output_side:
         return sample
     scale = output_side / height
-    masks = F.interpolate(
-        sample.masks, size=(output_side, output_side), mode="bilinear", align_corners=False
-    )  # (T, O, output_side, output_side)
+    num_frames, num_objects = sample.masks.shape[:2]
+    masks = sample.masks.new_zeros(num_frames, num_objects, output_side, output_side)
+    if num_objects:  # a video may hold no object (interpolate refuses empty tensors)
+        masks = F.interpolate(
+            sample.masks, size=(output_side, output_side), mode="bilinear", align_corners=False
+        )  # (T, O, output_side, output_side)
     return dataclasses.replace(
         sample,
         frames=resize_frames(sample.frames, output_side),  # (T, 3, output_side, output_side)
