@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_enhanced.cli.sam2e import main, parse_box, parse_point
+from sam2_enhanced.cli.sam2e import load_predictor, main, parse_box, parse_point
 from sam2_enhanced.cli.track import build_prompts
 from sam2_enhanced.data.readers_mot import read_mot_file
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
@@ -134,6 +134,23 @@ def test_track_mask_prompt_and_no_prompt(tmp_path, clip, model_dir):
     assert _num_video_frames(tmp_path / "none" / "annotated.mp4") == 2
 
 
+@pytest.mark.parametrize(("tiles", "enabled"), [("model", False), ("on", True), ("off", False)])
+def test_tiles_option_switches_the_models_detection_tiles(model_dir, tiles, enabled):
+    predictor = load_predictor(model_dir, "cpu", tiles)
+    assert predictor.tiles.enabled is enabled
+    assert predictor.model.config.detection_tiles.use_tiles is False  # the saved setting
+
+
+def test_load_predictor_refuses_an_unknown_tiles_value(model_dir):
+    with pytest.raises(ValueError, match="--tiles must be one of"):
+        load_predictor(model_dir, "cpu", "yes")
+
+
+def test_track_with_tiles_on(tmp_path, clip, model_dir):
+    assert _track(clip[1], tmp_path, model_dir, "--max-frames", "2", "--tiles", "on") == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 2
+
+
 def test_demo(tmp_path, model_dir, capsys):
     assert (
         main(
@@ -248,6 +265,7 @@ ARGPARSE_ERRORS = [  # argparse prints its usage line, then the error
     (["track", "{clip}", "--box", "5,5,1,1", "--out", "{out}"], "x1 > x0"),
     (["track", "{clip}", "--points", "1,2,5", "--out", "{out}"], "label must be 0 or 1"),
     (["track", "{clip}"], "the following arguments are required: --out"),
+    (["track", "{clip}", "--out", "{out}", "--tiles", "yes"], "invalid choice: 'yes'"),
     (["eval", "sot", "--methods", "csrt", "--out", "{out}"], "one of the arguments --data"),
     (["eval", "det", "--synthetic", "1", "--out", "{out}"], "invalid choice: 'det'"),
     (["eval", "sot", "--synthetic", "1", "--split", "dev", "--out", "{out}"], "invalid choice"),

@@ -13,6 +13,7 @@ without loading the model code. Progress bars show only when stderr is a termina
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from sam2_enhanced.data.splits import SPLITS
 
 logger = logging.getLogger("sam2_enhanced.cli")
 
+TILE_CHOICES = ("model", "on", "off")  # --tiles: the checkpoint's setting, or forced
 EXIT_USAGE = 2  # bad arguments or unreadable inputs (argparse's code)
 EXIT_FAILED = 1  # the command ran but something failed (e.g. a method on an eval sequence)
 
@@ -106,6 +108,13 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is steadier on a busy machine)",
+    )
+    parser.add_argument(
+        "--tiles",
+        choices=TILE_CHOICES,
+        default="model",
+        help="detection tiles on frames larger than a tile: the model's setting (default), on "
+        "or off (model.detection_tiles.use_tiles)",
     )
 
 
@@ -213,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_predictor(model: str | None, device: str | None):
-    """``SAM2EnhancedVideoPredictor.from_pretrained`` with errors phrased for the command line."""
+def load_predictor(model: str | None, device: str | None, tiles: str = "model"):
+    """``SAM2EnhancedVideoPredictor.from_pretrained`` with errors phrased for the command line;
+    ``tiles`` "on" / "off" switches the model's detection tiles for this predictor."""
     from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
 
     if device is not None:
@@ -224,12 +234,20 @@ def load_predictor(model: str | None, device: str | None):
             raise ValueError(f"--device {device!r} is not a torch device ({err})") from None
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if tiles not in TILE_CHOICES:
+        raise ValueError(f"--tiles must be one of {TILE_CHOICES}, got {tiles!r}")
     try:
-        return SAM2EnhancedVideoPredictor.from_pretrained(model, device=device)
+        predictor = SAM2EnhancedVideoPredictor.from_pretrained(model, device=device)
     except FileNotFoundError as err:
         if model is not None:
             raise
         raise FileNotFoundError(f"{err} (here: --model CHECKPOINT_DIR)") from None
+    if tiles == "model":
+        return predictor
+    use_tiles = dataclasses.replace(predictor.config.detection_tiles, use_tiles=tiles == "on")
+    return SAM2EnhancedVideoPredictor(
+        predictor.model, device=predictor.device, detection_tiles=use_tiles
+    )
 
 
 def _run_track(args: argparse.Namespace) -> int:
@@ -240,7 +258,7 @@ def _run_track(args: argparse.Namespace) -> int:
             f"video not found: {args.video}; give a video file or a folder of frames"
         )
     prompts = build_prompts(args.box, args.points, args.mask, args.obj_id, args.frame)
-    predictor = load_predictor(args.model, args.device)
+    predictor = load_predictor(args.model, args.device, args.tiles)
     summary = track_video(
         predictor,
         args.video,
@@ -262,7 +280,7 @@ def _run_track(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from sam2_enhanced.cli.demo import demo_report, run_demo
 
-    predictor = load_predictor(args.model, args.device)
+    predictor = load_predictor(args.model, args.device, args.tiles)
     result = run_demo(
         predictor, args.out, num_frames=args.frames, model_name=args.model or "default"
     )
@@ -292,7 +310,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         args.task,
         refs,
         methods,
-        lambda: load_predictor(args.model, args.device),
+        lambda: load_predictor(args.model, args.device, args.tiles),
         args.out,
         meta,
         score_init_frame=args.score_init_frame,
@@ -306,7 +324,7 @@ def _run_threshold(args: argparse.Namespace) -> int:
 
     if args.write and args.model is None:
         raise ValueError("--write needs --model CHECKPOINT_DIR; the bundled model is not modified")
-    predictor = load_predictor(args.model, args.device)
+    predictor = load_predictor(args.model, args.device, args.tiles)
     choice = choose_threshold(
         predictor, args.videos, split=args.split, max_frames=args.max_frames, floor=args.floor
     )
