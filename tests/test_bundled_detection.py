@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
     raises=AssertionError,
     reason="tiles are off by default (docs/architecture.md, detection tiles), so the bundled "
     "detector sees the whole 1280x720 frame squeezed to 224 px, where the object is 1.4 px; "
-    "with tiles on it finds 8 of 20 such objects (scripts/small_object_probe.py), not this one "
+    "with tiles on it finds 10 of 20 such objects (scripts/small_object_probe.py), not this one "
     "(issue 11)",
 )
 def test_an_8px_object_on_a_1280x720_frame_is_detected_with_the_default_settings():
