@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from sam2_enhanced.data.clip_dataset import (
     CLASS_PAD,
     ClipBatch,
+    MultiSizeClipDataset,
     SyntheticClipDataset,
     collate_clips,
 )
@@ -118,3 +119,16 @@ def test_index_out_of_range_raises_index_error():
     dataset = SyntheticClipDataset(2, 2, CFG)
     with pytest.raises(IndexError):
         dataset[2]
+
+
+def test_multi_size_clips_alternate_sizes_by_index():
+    start = SPLIT_SEEDS["train"].start
+    data = MultiSizeClipDataset(
+        4, 2, SyntheticVideoConfig(max_object_size=12), start, [(32, 48), (64, 64)]
+    )
+    assert len(data) == 4
+    shapes = [tuple(data[i].frames.shape[-2:]) for i in range(4)]
+    assert shapes == [(32, 48), (64, 64), (32, 48), (64, 64)]
+    assert [data[i].seed for i in range(4)] == [start + i for i in range(4)]
+    with pytest.raises(ValueError, match="frame_sizes must hold at least one"):
+        MultiSizeClipDataset(4, 2, SyntheticVideoConfig(), start, [])

@@ -51,7 +51,7 @@ def test_items_are_window_clips_with_one_trackable_target():
 def test_later_windows_follow_the_previous_frames_box():
     data = dataset()
     item = data[1]
-    video = data.videos[1 % 2][1]
+    video = data.videos[1]  # item 1, rendered at the second size
     target = int(item.trackable.nonzero())
     known = last_known_boxes(video.masks[:, target])
     for t in range(1, 3):

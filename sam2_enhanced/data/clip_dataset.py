@@ -139,6 +139,35 @@ class SyntheticClipDataset(Dataset):
         )
 
 
+class MultiSizeClipDataset(Dataset):
+    """Item ``i`` is the synthetic clip with seed ``seed_offset + i`` rendered at
+    ``frame_sizes[i % len(frame_sizes)]`` (height, width), so consecutive items alternate sizes;
+    the other arguments are :class:`SyntheticClipDataset`'s."""
+
+    def __init__(
+        self,
+        num_videos: int,
+        clip_len: int,
+        cfg: SyntheticVideoConfig,
+        seed_offset: int,
+        frame_sizes: list[tuple[int, int]],
+    ) -> None:
+        if not frame_sizes:
+            raise ValueError("frame_sizes must hold at least one (height, width)")
+        self.by_size = [
+            SyntheticClipDataset(
+                num_videos, clip_len, dataclasses.replace(cfg, height=h, width=w), seed_offset
+            )
+            for h, w in frame_sizes
+        ]
+
+    def __len__(self) -> int:
+        return len(self.by_size[0])
+
+    def __getitem__(self, index: int) -> ClipSample:
+        return self.by_size[index % len(self.by_size)][index]
+
+
 def collate_clips(samples: list[ClipSample]) -> ClipBatch:
     """Stack clips into a :class:`ClipBatch`, padding objects to the batch's largest count.
 

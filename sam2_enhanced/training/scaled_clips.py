@@ -17,7 +17,7 @@ import dataclasses
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from sam2_enhanced.data.clip_dataset import ClipSample, SyntheticClipDataset
+from sam2_enhanced.data.clip_dataset import ClipSample, MultiSizeClipDataset
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.training.sequence import resize_frames
 
@@ -37,11 +37,12 @@ def rescale_clip(sample: ClipSample, output_side: int) -> ClipSample:
         return sample
     scale = output_side / height
     num_frames, num_objects = sample.masks.shape[:2]
-    masks = sample.masks.new_zeros(num_frames, num_objects, output_side, output_side)
-    if num_objects:  # a video may hold no object (interpolate refuses empty tensors)
+    if num_objects:
         masks = F.interpolate(
             sample.masks, size=(output_side, output_side), mode="bilinear", align_corners=False
         )  # (T, O, output_side, output_side)
+    else:  # a video may hold no object (interpolate refuses empty tensors)
+        masks = sample.masks.new_zeros(num_frames, 0, output_side, output_side)
     return dataclasses.replace(
         sample,
         frames=resize_frames(sample.frames, output_side),  # (T, 3, output_side, output_side)
@@ -77,17 +78,12 @@ class ScaledClipDataset(Dataset):
             raise ValueError(f"frame_sides must hold sides >= 16 px, got {frame_sides}")
         if output_side < 16:
             raise ValueError(f"output_side must be >= 16 px, got {output_side}")
-        self.videos = [
-            SyntheticClipDataset(
-                num_videos, clip_len, dataclasses.replace(cfg, height=side, width=side), seed_offset
-            )
-            for side in frame_sides
-        ]
+        sizes = [(side, side) for side in frame_sides]
+        self.videos = MultiSizeClipDataset(num_videos, clip_len, cfg, seed_offset, sizes)
         self.output_side = output_side
 
     def __len__(self) -> int:
-        return len(self.videos[0])
+        return len(self.videos)
 
     def __getitem__(self, index: int) -> ClipSample:
-        sample = self.videos[index % len(self.videos)][index]
-        return rescale_clip(sample, self.output_side)
+        return rescale_clip(self.videos[index], self.output_side)

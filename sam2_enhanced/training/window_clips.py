@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from sam2_enhanced.box_ops import masks_to_boxes_xyxy
 from sam2_enhanced.config import SearchWindowConfig
-from sam2_enhanced.data.clip_dataset import ClipSample, SyntheticClipDataset
+from sam2_enhanced.data.clip_dataset import ClipSample, MultiSizeClipDataset
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.search_window import (
     crop_windows,
@@ -162,21 +162,11 @@ class WindowClipDataset(Dataset):
         scale_jitter: float,
         context_scale: float = 1.0,
     ) -> None:
-        if not frame_sizes:
-            raise ValueError("frame_sizes must hold at least one (height, width)")
         if centre_jitter < 0 or scale_jitter < 0:
             raise ValueError(
                 f"jitter must be >= 0, got centre {centre_jitter} and scale {scale_jitter}"
             )
-        self.videos = [
-            SyntheticClipDataset(
-                num_videos,
-                clip_len,
-                dataclasses.replace(cfg, height=height, width=width),
-                seed_offset,
-            )
-            for height, width in frame_sizes
-        ]
+        self.videos = MultiSizeClipDataset(num_videos, clip_len, cfg, seed_offset, frame_sizes)
         self.image_size = image_size
         self.window = window
         self.centre_jitter = centre_jitter
@@ -184,11 +174,10 @@ class WindowClipDataset(Dataset):
         self.context_scale = check_context_scale(context_scale)
 
     def __len__(self) -> int:
-        return len(self.videos[0])
+        return len(self.videos)
 
     def __getitem__(self, index: int) -> ClipSample:
-        sizes = len(self.videos)
-        video = self.videos[index % sizes if sizes > 1 else 0][index]
+        video = self.videos[index]
         rng = np.random.default_rng(video.seed)
         visible = (video.masks[0].flatten(1) > 0.5).any(dim=1)  # (O,)
         candidates = torch.nonzero(visible).flatten().tolist()
