@@ -114,6 +114,19 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             device=device,
         )
 
+    def with_detection_tiles(self, use_tiles: bool) -> SAM2EnhancedVideoPredictor:
+        """A predictor on the same model and device with detection tiles switched on or off
+        (the other tile settings and overrides kept)."""
+        tiles = dataclasses.replace(self.config.detection_tiles, use_tiles=use_tiles)
+        return type(self)(
+            self.model,
+            device=self.device,
+            memory_bank=self.config.memory_bank,
+            tracker=self.config.tracker,
+            search_window=self.config.search_window,
+            detection_tiles=tiles,
+        )
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.yaml`` + ``model.safetensors`` into ``directory``."""
         return save_pretrained(self.model, directory)

@@ -1,16 +1,15 @@
 """How often the predictor finds one still small object on a large frame, tiles off and on.
 
 ``python scripts/small_object_probe.py [CHECKPOINT_DIR] [--num-videos 20] [--size 8]
-[--frame 1280x720] [--tiles default|off|on|both] [--threads 1]``; without a folder the bundled
+[--frame 1280x720] [--tiles model|off|on|both] [--threads 1]``; without a folder the bundled
 default model is probed. The rate is issue 11's "8-px object on a 1280x720 frame" test over many
-videos (``sam2_enhanced/evaluation/small_object_probe.py``); ``default`` keeps the model's own
+videos (``sam2_enhanced/evaluation/small_object_probe.py``); ``model`` keeps the model's own
 tile setting.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 
 import torch
@@ -20,7 +19,7 @@ from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
 from sam2_enhanced.evaluation.small_object_probe import small_object_probe
 from sam2_enhanced.weights.checkpoint import load_pretrained
 
-TILE_CHOICES = {"default": (None,), "off": (False,), "on": (True,), "both": (False, True)}
+TILE_CHOICES = {"model": (None,), "off": (False,), "on": (True,), "both": (False, True)}
 
 
 def frame_size(text: str) -> tuple[int, int]:
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_pretrained(args.checkpoint)
+    predictor = SAM2EnhancedVideoPredictor(load_pretrained(args.checkpoint), device="cpu")
     height, width = args.frame
     print(
         f"{args.size} px object on {width}x{height} frames, {args.num_videos} {args.split} videos"
@@ -54,15 +53,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{'tiles':<8}{'found':>10}{'rate':>8}{'mean best IoU':>15}{'dets/frame':>12}{'s/frame':>9}"
     )
     for use_tiles in TILE_CHOICES[args.tiles]:
-        tiles = model.config.detection_tiles
-        if use_tiles is not None:
-            tiles = dataclasses.replace(tiles, use_tiles=use_tiles)
-        predictor = SAM2EnhancedVideoPredictor(model, device="cpu", detection_tiles=tiles)
+        probed = predictor if use_tiles is None else predictor.with_detection_tiles(use_tiles)
         result = small_object_probe(
-            predictor, num_videos=args.num_videos, height=height, width=width,
+            probed, num_videos=args.num_videos, height=height, width=width,
             object_size=args.size, split=args.split,
         )  # fmt: skip
-        name = "on" if tiles.use_tiles else "off"
+        name = "on" if probed.tiles.enabled else "off"
         found = f"{result.num_found}/{result.num_videos}"
         print(
             f"{name:<8}{found:>10}{result.found_rate:>8.2f}"

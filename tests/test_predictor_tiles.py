@@ -200,3 +200,13 @@ def test_a_frame_that_fits_in_a_tile_gets_the_whole_frame_detections(predictor):
     with_tiles(predictor, True)
     for off, on in zip(*results, strict=True):
         assert len(off) and np.array_equal(off, on)
+
+
+def test_with_detection_tiles_keeps_the_other_settings(predictor):
+    tracker = dataclasses.replace(predictor.config.tracker, det_threshold=0.42)
+    base = SAM2EnhancedVideoPredictor(predictor.model, device="cpu", tracker=tracker)
+    off = base.with_detection_tiles(False)
+    assert not off.tiles.enabled and off.model is base.model
+    assert off.config.tracker.det_threshold == 0.42
+    assert off.config.detection_tiles.tile_side == TILE  # only use_tiles changed
+    assert off.with_detection_tiles(True).tiles.enabled

@@ -13,7 +13,6 @@ without loading the model code. Progress bars show only when stderr is a termina
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -242,12 +241,7 @@ def load_predictor(model: str | None, device: str | None, tiles: str = "model"):
         if model is not None:
             raise
         raise FileNotFoundError(f"{err} (here: --model CHECKPOINT_DIR)") from None
-    if tiles == "model":
-        return predictor
-    use_tiles = dataclasses.replace(predictor.config.detection_tiles, use_tiles=tiles == "on")
-    return SAM2EnhancedVideoPredictor(
-        predictor.model, device=predictor.device, detection_tiles=use_tiles
-    )
+    return predictor if tiles == "model" else predictor.with_detection_tiles(tiles == "on")
 
 
 def _run_track(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ class SmallObjectProbe:
     num_found: int  # videos whose object a second-frame detection covers at IoU >= 0.5
     best_ious: list[float]  # (num_videos,) best IoU of a second-frame detection (0: none)
     mean_detections: float  # detections reported on the second frame, mean over videos
-    seconds_per_frame: float  # wall time of propagate_in_video per frame
+    seconds_per_frame: float  # wall time of init_state + propagate_in_video per frame
 
     @property
     def found_rate(self) -> float:
