@@ -2,7 +2,8 @@
 
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
 clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines),
-``threshold`` (the detection threshold of best F1 on validation videos) and ``bench`` (speed
+``threshold`` (the detection threshold of best F1 on validation videos), ``recall`` (how
+often no-prompt detections find the target of real single-object videos), ``bench`` (speed
 and memory, :mod:`sam2_enhanced.benchmark`) and ``study memory`` (memory policies measured,
 :mod:`sam2_enhanced.cli.study`). Bad arguments give one error line on stderr and
 exit code 2; ``-v`` shows the traceback behind such an error. Each command imports its modules
@@ -23,6 +24,7 @@ import torch
 
 from sam2_enhanced import __version__
 from sam2_enhanced.benchmark.run import main as benchmark_main
+from sam2_enhanced.cli.recall import add_recall_parser, run_recall
 from sam2_enhanced.cli.study import add_study_parser, run_memory_study
 from sam2_enhanced.data.splits import SPLITS
 
@@ -216,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_args(evaluate)
     _threshold_parser(sub)
+    add_recall_parser(sub, _model_args, positive_int)
     add_study_parser(sub, _model_args, positive_int, SPLITS)
     sub.add_parser("bench", help="speed and memory benchmark (see `sam2e bench --help`)")
     return parser
@@ -328,6 +331,10 @@ def _run_threshold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_recall(args: argparse.Namespace) -> int:
+    return run_recall(args, load_predictor)
+
+
 def _run_study(args: argparse.Namespace) -> int:
     return run_memory_study(args, load_predictor, args.argv)
 
@@ -351,6 +358,7 @@ _COMMANDS = {
     "demo": _run_demo,
     "eval": _run_eval,
     "threshold": _run_threshold,
+    "recall": _run_recall,
     "study": _run_study,
 }
 

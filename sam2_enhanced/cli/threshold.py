@@ -26,7 +26,7 @@ from sam2_enhanced.evaluation.detection_pr import (
     format_curve,
     precision_recall_curve,
 )
-from sam2_enhanced.evaluation.harness import PredictorDetections
+from sam2_enhanced.evaluation.harness import PredictorDetections, detection_floor
 
 SHOWN_THRESHOLDS = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))  # rows printed of the curve
 
@@ -49,21 +49,14 @@ def collect_detections(
     Returns three lists with one entry per frame: GT boxes (G_t, 4), detected boxes (D_t, 4),
     scores (D_t,). The predictor's threshold is set to ``floor`` for the run and restored.
     """
-    if not 0.0 <= floor < 1.0:
-        raise ValueError(f"--floor must be in [0, 1), got {floor}")
-    tracker_cfg = predictor.config.tracker
-    saved = tracker_cfg.det_threshold
-    tracker_cfg.det_threshold = floor
     gt, boxes, scores = [], [], []
-    try:
+    with detection_floor(predictor, floor):
         for ref in synthetic_cases("mot", num_videos, split=split, max_frames=max_frames):
             case = ref.load()
             frames = PredictorDetections(predictor, every_detection=True)(case)
             gt += case.gt.boxes_xyxy
             boxes += [f.boxes_xyxy for f in frames]
             scores += [f.scores for f in frames]
-    finally:
-        tracker_cfg.det_threshold = saved
     return gt, boxes, scores
 
 

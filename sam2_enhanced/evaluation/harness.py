@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -148,6 +149,21 @@ class PredictorDetections:
             state.frames.close()
         self._cached = (case, frames)
         return frames
+
+
+@contextmanager
+def detection_floor(predictor, floor: float) -> Iterator[float]:
+    """Within the block the predictor reports detections down to ``floor``; yields the model's
+    own ``tracker.det_threshold``, restored on exit."""
+    if not 0.0 <= floor < 1.0:
+        raise ValueError(f"--floor must be in [0, 1), got {floor}")
+    tracker_cfg = predictor.config.tracker
+    saved = tracker_cfg.det_threshold
+    tracker_cfg.det_threshold = floor
+    try:
+        yield saved
+    finally:
+        tracker_cfg.det_threshold = saved
 
 
 def empty_frame_tracks() -> FrameTracks:
