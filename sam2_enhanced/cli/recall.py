@@ -79,10 +79,10 @@ def _pooled(results):
 def run_recall(args: argparse.Namespace, load_predictor) -> int:
     """``sam2e recall``; prints the table, returns the exit code."""
     from sam2_enhanced.evaluation.cases import find_cases
+    from sam2_enhanced.evaluation.harness import check_floor
     from sam2_enhanced.evaluation.target_recall import run_target_recall
 
-    if not 0.0 <= args.floor < 1.0:
-        raise ValueError(f"--floor must be in [0, 1), got {args.floor}")
+    check_floor(args.floor)  # before the model loads
     refs = find_cases("sot", args.data, args.max_frames)
     predictor = load_predictor(args.model, args.device, args.tiles)
     threshold = predictor.config.tracker.det_threshold

@@ -130,9 +130,9 @@ class PredictorDetections:
     def __init__(self, predictor, every_detection: bool = False) -> None:
         self.predictor = predictor
         self.every_detection = every_detection
-        self._cached: tuple[MotCase, list[FrameTracks]] | None = None
+        self._cached: tuple[MotCase | SotCase, list[FrameTracks]] | None = None
 
-    def __call__(self, case: MotCase) -> list[FrameTracks]:
+    def __call__(self, case: MotCase | SotCase) -> list[FrameTracks]:
         if self._cached is not None and self._cached[0] is case:
             return self._cached[1]
         state = self.predictor.init_state(case.frames)
@@ -151,12 +151,17 @@ class PredictorDetections:
         return frames
 
 
+def check_floor(floor: float) -> None:
+    """Raise ``ValueError`` unless ``floor`` (the lowest detection score reported) is in [0, 1)."""
+    if not 0.0 <= floor < 1.0:
+        raise ValueError(f"--floor must be in [0, 1), got {floor}")
+
+
 @contextmanager
 def detection_floor(predictor, floor: float) -> Iterator[float]:
     """Within the block the predictor reports detections down to ``floor``; yields the model's
     own ``tracker.det_threshold``, restored on exit."""
-    if not 0.0 <= floor < 1.0:
-        raise ValueError(f"--floor must be in [0, 1), got {floor}")
+    check_floor(floor)
     tracker_cfg = predictor.config.tracker
     saved = tracker_cfg.det_threshold
     tracker_cfg.det_threshold = floor
