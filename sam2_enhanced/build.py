@@ -79,7 +79,9 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             dropout=cfg.decoder.dropout,
             use_denoising=cfg.decoder.use_denoising,
             highres_proposals=(
-                HighResProposalMap(d_model=d_model)
+                HighResProposalMap(
+                    d_model=d_model, context_dilations=cfg.decoder.proposal_context_dilations
+                )
                 if cfg.decoder.proposal_level == "highres"
                 else None
             ),

@@ -82,12 +82,22 @@ class DecoderConfig:
     # (needed by train.dn_groups > 0; inference never uses it)
     proposal_level: str = "tokens"  # where queries are proposed: "tokens" (stride 16) or
     # "highres" (every cell of a stride-4 map, queries at its score peaks)
+    proposal_context_dilations: tuple[int, ...] = ()  # residual dilated 3x3 convolutions over
+    # the stride-4 proposal map, one per dilation (needs proposal_level "highres")
 
     def __post_init__(self) -> None:
         if self.proposal_level not in PROPOSAL_LEVELS:
             raise ValueError(
                 f"decoder.proposal_level must be one of {PROPOSAL_LEVELS}, "
                 f"got {self.proposal_level!r}"
+            )
+        dilations = self.proposal_context_dilations
+        if any(dilation < 1 for dilation in dilations):
+            raise ValueError(f"decoder.proposal_context_dilations must be >= 1, got {dilations}")
+        if dilations and self.proposal_level != "highres":
+            raise ValueError(
+                "decoder.proposal_context_dilations need decoder.proposal_level: highres, got "
+                f"{self.proposal_level!r}; set proposal_level to highres or drop the dilations"
             )
 
 

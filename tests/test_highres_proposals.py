@@ -125,3 +125,37 @@ def test_model_trains_the_map_and_reloads_identically(highres_model, tmp_path):
         original = highres_model.eval().detect(highres_model.encode_image(images), None)
     assert torch.equal(again.refined_boxes_cxcywh, original.refined_boxes_cxcywh)
     assert torch.equal(again.proposal_logits, original.proposal_logits)
+
+
+def test_context_blocks_start_as_identity_then_widen_the_view():
+    torch.manual_seed(0)
+    plain = HighResProposalMap(d_model=D)
+    wide = HighResProposalMap(d_model=D, context_dilations=(2, 4))
+    wide.load_state_dict(plain.state_dict(), strict=False)  # as init_from a model without them
+    high_res = torch.randn(2, D, 4 * G, 4 * G)
+    torch.testing.assert_close(wide(high_res), plain(high_res))  # zero-initialised output convs
+    for block in wide.context:
+        torch.nn.init.normal_(block.out.weight, std=0.1)
+    changed = high_res.clone()
+    changed[0, :, 0, 0] += 5.0
+    moved = (wide(changed) - wide(high_res)).abs().sum(1)[0]  # (4G, 4G)
+    assert moved[8, 8] > 0  # 2 + 2 (mix) + 2 (dilation 2) + 4 (dilation 4) cells away
+    assert moved[11, 11] == 0  # beyond the field of view
+    torch.testing.assert_close(wide(high_res)[1:], wide(high_res[1:]))  # batched = unbatched
+    wide(high_res).sum().backward()
+    for name, param in wide.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize(
+    ("decoder_keys", "message"),
+    [
+        ({"proposal_context_dilations": [2, 0]}, "must be >= 1"),
+        ({"proposal_context_dilations": [2], "proposal_level": "tokens"}, "need decoder"),
+    ],
+)
+def test_bad_context_dilations_are_refused(decoder_keys, message):
+    with pytest.raises(ValueError, match=message):
+        from_dict(ModelConfig, {"decoder": decoder_keys})
+    with pytest.raises(ValueError, match="must be >= 1"):
+        HighResProposalMap(d_model=D, context_dilations=(0,))

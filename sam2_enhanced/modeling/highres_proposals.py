@@ -13,6 +13,13 @@ Neighbouring cells of one object all score high, so queries are taken only at lo
 the score map (3x3 max pooling, CenterNet's peak extraction; not a box NMS): one query per
 object, where the one-to-one decoder loss would otherwise have to learn to suppress its
 neighbours.
+
+Context blocks (``model.decoder.proposal_context_dilations``) widen what a cell sees: each is a
+residual dilated 3x3 convolution (the dilations of DeepLab's context module / a TCN), so that
+dilations (2, 4, 8) take the field of view from 5x5 cells to 33x33, about the whole 56x56 map of a
+224-px input: enough to tell a small object from clutter of the same local texture. Their output
+convolution starts at zero, so a model given context blocks starts as the model without them
+(trained weights load unchanged).
 """
 
 from __future__ import annotations
@@ -22,11 +29,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+class ContextBlock(nn.Module):
+    """Residual dilated 3x3 convolution: (B, d, G, G) -> (B, d, G, G), the identity at init."""
+
+    def __init__(self, *, d_model: int, hidden_dim: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            d_model, hidden_dim, kernel_size=3, padding=dilation, dilation=dilation
+        )
+        self.out = nn.Conv2d(hidden_dim, d_model, kernel_size=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, d, G, G) -> (B, d, G, G)."""
+        return x + self.out(F.gelu(self.conv(x)))
+
+
 class HighResProposalMap(nn.Module):
     """(B, d, G, G) stride-4 level -> (B, d, G, G) features every cell proposes from."""
 
-    def __init__(self, *, d_model: int, hidden_dim: int = 64) -> None:
+    def __init__(
+        self, *, d_model: int, hidden_dim: int = 64, context_dilations: tuple[int, ...] = ()
+    ) -> None:
         super().__init__()
+        if any(dilation < 1 for dilation in context_dilations):
+            raise ValueError(f"context dilations must be >= 1, got {tuple(context_dilations)}")
         self.mix = nn.Sequential(
             nn.Conv2d(d_model, hidden_dim, kernel_size=3, padding=1),
             nn.GELU(),
@@ -34,12 +62,18 @@ class HighResProposalMap(nn.Module):
             nn.GELU(),
             nn.Conv2d(hidden_dim, d_model, kernel_size=1),
         )
+        self.context = nn.Sequential(
+            *(
+                ContextBlock(d_model=d_model, hidden_dim=hidden_dim, dilation=dilation)
+                for dilation in context_dilations
+            )
+        )
 
     def forward(self, high_res: Tensor) -> Tensor:
         """(B, d, G, G) the encoder's stride-4 level (G = 4g) -> (B, d, G, G)."""
         if high_res.ndim != 4:
             raise ValueError(f"high_res must be (B, d, G, G), got shape {tuple(high_res.shape)}")
-        return high_res + self.mix(high_res)
+        return self.context(high_res + self.mix(high_res))
 
 
 def peak_scores(scores: Tensor, grid_size: int) -> Tensor:
