@@ -15,11 +15,11 @@ object, where the one-to-one decoder loss would otherwise have to learn to suppr
 neighbours.
 
 Context blocks (``model.decoder.proposal_context_dilations``) widen what a cell sees: each is a
-residual dilated 3x3 convolution (the dilations of DeepLab's context module / a TCN), so that
-dilations (2, 4, 8) take the field of view from 5x5 cells to 33x33, about the whole 56x56 map of a
-224-px input: enough to tell a small object from clutter of the same local texture. Their output
-convolution starts at zero, so a model given context blocks starts as the model without them
-(trained weights load unchanged).
+residual bottleneck around a dilated 3x3 convolution (the dilations of DeepLab's context module),
+so that dilations (2, 4, 8) take the field of view from 5x5 cells to 33x33, most of the 56x56 map
+of a 224-px input: enough to tell a small object from clutter of the same local texture. Their
+output convolution starts at zero, so a model given context blocks starts as the model without
+them (trained weights load unchanged).
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ from torch import Tensor, nn
 
 
 class ContextBlock(nn.Module):
-    """Residual dilated 3x3 convolution: (B, d, G, G) -> (B, d, G, G), the identity at init."""
+    """Residual bottleneck with a dilated 3x3 convolution: (B, d, G, G) -> (B, d, G, G), the
+    identity at init. The bottleneck (``hidden_dim`` < d) keeps its cost on the 56x56 map small."""
 
     def __init__(self, *, d_model: int, hidden_dim: int, dilation: int) -> None:
         super().__init__()
+        self.reduce = nn.Conv2d(d_model, hidden_dim, kernel_size=1)
         self.conv = nn.Conv2d(
-            d_model, hidden_dim, kernel_size=3, padding=dilation, dilation=dilation
+            hidden_dim, hidden_dim, kernel_size=3, padding=dilation, dilation=dilation
         )
         self.out = nn.Conv2d(hidden_dim, d_model, kernel_size=1)
         nn.init.zeros_(self.out.weight)
@@ -43,14 +45,19 @@ class ContextBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, d, G, G) -> (B, d, G, G)."""
-        return x + self.out(F.gelu(self.conv(x)))
+        return x + self.out(F.gelu(self.conv(F.gelu(self.reduce(x)))))
 
 
 class HighResProposalMap(nn.Module):
     """(B, d, G, G) stride-4 level -> (B, d, G, G) features every cell proposes from."""
 
     def __init__(
-        self, *, d_model: int, hidden_dim: int = 64, context_dilations: tuple[int, ...] = ()
+        self,
+        *,
+        d_model: int,
+        hidden_dim: int = 64,
+        context_dilations: tuple[int, ...] = (),
+        context_dim: int = 32,
     ) -> None:
         super().__init__()
         if any(dilation < 1 for dilation in context_dilations):
@@ -64,7 +71,7 @@ class HighResProposalMap(nn.Module):
         )
         self.context = nn.Sequential(
             *(
-                ContextBlock(d_model=d_model, hidden_dim=hidden_dim, dilation=dilation)
+                ContextBlock(d_model=d_model, hidden_dim=context_dim, dilation=dilation)
                 for dilation in context_dilations
             )
         )
