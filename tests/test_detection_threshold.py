@@ -14,7 +14,7 @@ from sam2_enhanced.evaluation.detection_pr import (
     format_curve,
     precision_recall_curve,
 )
-from sam2_enhanced.evaluation.mot import detection_ap
+from sam2_enhanced.evaluation.mot import TrackSequence, detection_ap
 
 GT = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), np.array([[50, 50, 60, 60]], float)]
 DETS = [
@@ -122,3 +122,60 @@ def test_threshold_command_bad_input_exits_2(model_dir, capsys, args, message):
 def test_write_threshold_needs_a_model_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.yaml"):
         threshold_cli.write_threshold(tmp_path, 0.4)
+
+
+def tracks_by_threshold(detections_of, case):
+    """No-prompt tracks that depend on the predictor's threshold as a real run's would: below
+    0.25 a false track on every frame, above it the objects only on even frames, at 0.25 the
+    ground truth."""
+    threshold = detections_of.predictor.config.tracker.det_threshold
+    ids, boxes = list(case.gt.ids), list(case.gt.boxes_xyxy)
+    if threshold < 0.25:
+        ids = [np.append(i, 999) for i in ids]
+        boxes = [np.vstack([b, [[1.0, 1.0, 9.0, 9.0]]]) for b in boxes]
+    elif threshold > 0.25:
+        ids = [i if t % 2 == 0 else i[:0] for t, i in enumerate(ids)]
+        boxes = [b if t % 2 == 0 else b[:0] for t, b in enumerate(boxes)]
+    return TrackSequence(ids, boxes)
+
+
+def test_hota_choice_tracks_at_each_candidate_and_restores_the_threshold(model_dir, monkeypatch):
+    predictor = SAM2EnhancedVideoPredictor.from_pretrained(model_dir, device="cpu")
+    monkeypatch.setattr(threshold_cli, "mot_with_predictor", tracks_by_threshold)
+    choice = threshold_cli.choose_threshold_for_hota(predictor, 1, [0.3, 0.2, 0.25], max_frames=4)
+    assert choice.thresholds == [0.2, 0.25, 0.3] and choice.threshold == 0.25
+    hota = [m.hota for m in choice.metrics]
+    assert hota[1] == pytest.approx(1.0) and hota[0] < 1.0 and hota[2] < 1.0
+    assert choice.metrics[0].num_tracker_dets > choice.metrics[1].num_tracker_dets
+    assert predictor.config.tracker.det_threshold == 0.5  # restored after the sweep
+    text = threshold_cli.hota_report(choice)
+    assert "best HOTA 1.000 at det_threshold 0.250" in text
+    assert text.splitlines()[3].endswith("<- best HOTA")  # title, header, 0.2, 0.25
+
+
+def test_threshold_command_hota_writes_the_best_candidate(tmp_path, model_dir, monkeypatch, capsys):
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    monkeypatch.setattr(threshold_cli, "mot_with_predictor", tracks_by_threshold)
+    argv = ["threshold", "--model", str(folder), "--device", "cpu", "--videos", "1"]
+    argv += ["--max-frames", "3", "--metric", "hota", "--candidates", "0.2,0.25", "--write"]
+    assert main(argv) == 0
+    assert "best HOTA 1.000 at det_threshold 0.250" in capsys.readouterr().out
+    saved = yaml.safe_load((folder / "config.yaml").read_text())
+    assert saved["tracker"]["det_threshold"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metric", "hota", "--candidates", "0.2,1.5"], "--candidates must be in [0, 1)"),
+        (["--metric", "hota", "--candidates", "0.2,x"], "comma-separated thresholds"),
+        (["--candidates", "0.2"], "--candidates is for --metric hota"),
+        (["--metric", "hota", "--candidates", "0.3", "--model", "{model}"], "HOTA 0"),
+    ],
+)
+def test_threshold_command_hota_bad_input_exits_2(model_dir, capsys, args, message):
+    argv = ["threshold", "--device", "cpu", "--max-frames", "2", "--videos", "1"]
+    argv += [a.format(model=model_dir) for a in args]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

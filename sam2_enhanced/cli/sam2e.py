@@ -2,10 +2,10 @@
 
 Commands: ``track`` (prompt and track objects in a video), ``demo`` (a generated small-object
 clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against baselines),
-``threshold`` (the detection threshold of best F1 on validation videos), ``recall`` (how
-often no-prompt detections find the target of real single-object videos), ``bench`` (speed
-and memory, :mod:`sam2_enhanced.benchmark`) and ``study memory`` (memory policies measured,
-:mod:`sam2_enhanced.cli.study`). Bad arguments give one error line on stderr and
+``threshold`` (the detection threshold of best F1 or best tracking HOTA on validation videos),
+``recall`` (how often no-prompt detections find the target of real single-object videos),
+``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`) and ``study memory`` (memory
+policies measured, :mod:`sam2_enhanced.cli.study`). Bad arguments give one error line on stderr and
 exit code 2; ``-v`` shows the traceback behind such an error. Each command imports its modules
 (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors answer
 without loading the model code. Progress bars show only when stderr is a terminal.
@@ -31,6 +31,7 @@ from sam2_enhanced.data.splits import SPLITS
 logger = logging.getLogger("sam2_enhanced.cli")
 
 TILE_CHOICES = ("model", "on", "off")  # --tiles: the checkpoint's setting, or forced
+HOTA_CANDIDATES = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)  # sam2e threshold --metric hota's default
 EXIT_USAGE = 2  # bad arguments or unreadable inputs (argparse's code)
 EXIT_FAILED = 1  # the command ran but something failed (e.g. a method on an eval sequence)
 
@@ -81,6 +82,11 @@ def parse_point(text: str) -> tuple[float, float, int]:
     if label not in (0.0, 1.0):
         raise argparse.ArgumentTypeError(f"point label must be 0 or 1, got {text!r}")
     return values[0], values[1], int(label)
+
+
+def parse_thresholds(text: str) -> list[float]:
+    """``"0.2,0.25,0.3"`` -> [0.2, 0.25, 0.3]; argparse type."""
+    return _numbers(text, "comma-separated thresholds, e.g. 0.2,0.25,0.3", range(1, 101))
 
 
 def positive_int(text: str) -> int:
@@ -155,11 +161,22 @@ def _track_parser(sub) -> None:
 def _threshold_parser(sub) -> None:
     threshold = sub.add_parser(
         "threshold",
-        help="choose tracker.det_threshold from a precision-recall curve on validation videos",
+        help="choose tracker.det_threshold for detection F1 or tracking HOTA on validation videos",
         description="Run the model with no prompt on N generated videos of --split (val by "
-        "default), match its detections to the ground truth at IoU 0.5, print precision, recall "
-        "and F1 over score thresholds and the threshold of best F1; --write stores it in the "
+        "default). --metric f1: match its detections to the ground truth at IoU 0.5, print "
+        "precision, recall and F1 over score thresholds and the threshold of best F1. --metric "
+        "hota: track the videos at each of --candidates and print HOTA, DetA, AssA, MOTA and "
+        "IDSW at each, and the candidate of best HOTA. --write stores the threshold in the "
         "--model folder's config.yaml.",
+    )
+    threshold.add_argument(
+        "--metric", choices=("f1", "hota"), default="f1", help="what the threshold maximizes"
+    )
+    threshold.add_argument(
+        "--candidates",
+        type=parse_thresholds,
+        default=None,
+        help="--metric hota: thresholds tried, e.g. 0.2,0.25,0.3 (default 0.15,0.2,...,0.4)",
     )
     threshold.add_argument(
         "--videos", type=positive_int, default=8, help="validation videos (default 8)"
@@ -317,17 +334,27 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_threshold(args: argparse.Namespace) -> int:
-    from sam2_enhanced.cli.threshold import choose_threshold, threshold_report, write_threshold
+    from sam2_enhanced.cli import threshold as chooser
 
     if args.write and args.model is None:
         raise ValueError("--write needs --model CHECKPOINT_DIR; the bundled model is not modified")
+    if args.metric == "f1" and args.candidates is not None:
+        raise ValueError("--candidates is for --metric hota; --metric f1 tries every score")
+    candidates = chooser.check_candidates(args.candidates or list(HOTA_CANDIDATES))
     predictor = load_predictor(args.model, args.device, args.tiles)
-    choice = choose_threshold(
-        predictor, args.videos, split=args.split, max_frames=args.max_frames, floor=args.floor
-    )
-    print(threshold_report(choice))
+    if args.metric == "hota":
+        choice = chooser.choose_threshold_for_hota(
+            predictor, args.videos, candidates, split=args.split, max_frames=args.max_frames
+        )
+        print(chooser.hota_report(choice))
+    else:
+        choice = chooser.choose_threshold(
+            predictor, args.videos, split=args.split, max_frames=args.max_frames, floor=args.floor
+        )
+        print(chooser.threshold_report(choice))
     if args.write:
-        print(f"wrote tracker.det_threshold: {write_threshold(args.model, choice.threshold)}")
+        path = chooser.write_threshold(args.model, choice.threshold)
+        print(f"wrote tracker.det_threshold: {path}")
     return 0
 
 
