@@ -197,6 +197,33 @@ def test_ap_min_size_ignores_small_gt_and_detections():
     assert detection_ap(_frames([big]), dets, scores) == pytest.approx(1 / 3)  # two FPs first
 
 
+def test_ap_size_range_scores_only_objects_inside_it():
+    tiny_gt = [0.0, 0.0, 4.0, 4.0]  # size 4
+    big = [30.0, 30.0, 50.0, 50.0]  # size 20
+    gt = _frames([tiny_gt, big])
+    # The tiny object found, the big one missed: AP 1 on [3, 8) px, 0 on >= 8 px.
+    dets, scores = _frames([tiny_gt]), [np.array([0.9])]
+    assert detection_ap(gt, dets, scores, min_size=3.0, max_size=8.0) == 1.0
+    assert detection_ap(gt, dets, scores, min_size=8.0) == 0.0
+    # A detection on the big object and an unmatched big detection are ignored in [3, 8) ...
+    dets = _frames([big, [80.0, 80.0, 100.0, 100.0], tiny_gt])
+    scores = [np.array([0.95, 0.9, 0.5])]
+    assert detection_ap(gt, dets, scores, min_size=3.0, max_size=8.0) == 1.0
+    # ... but an unmatched detection inside the range is a false positive.
+    dets = _frames([[60.0, 60.0, 65.0, 65.0], tiny_gt])
+    scores = [np.array([0.95, 0.5])]
+    assert detection_ap(gt, dets, scores, min_size=3.0, max_size=8.0) == pytest.approx(0.5)
+    assert math.isnan(detection_ap(_frames([big]), dets, scores, min_size=3.0, max_size=8.0))
+
+
+@pytest.mark.parametrize(("min_size", "max_size"), [(8.0, 3.0), (8.0, 8.0), (-1.0, 8.0)])
+def test_ap_bad_size_range(min_size, max_size):
+    with pytest.raises(ValueError, match="0 <= min_size < max_size"):
+        detection_ap(
+            _frames([BOX_A]), _frames([BOX_A]), [np.array([0.5])], 0.5, min_size, 100, max_size
+        )
+
+
 def test_ap_empty():
     assert math.isnan(detection_ap([], [], []))
     assert detection_ap(_frames([BOX_A]), _frames([]), [np.array([])]) == 0.0

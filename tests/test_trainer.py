@@ -163,6 +163,7 @@ def test_validate_reports_scores_in_range():
     assert result.num_videos == 1 and result.num_objects >= 1
     assert result.num_objects <= result.num_object_frames <= 2 * result.num_objects
     assert math.isnan(result.detection_ap50) or 0.0 <= result.detection_ap50 <= 1.0
+    assert math.isnan(result.detection_ap50_tiny) or 0.0 <= result.detection_ap50_tiny <= 1.0
     for baseline in ("empty", "static"):
         for part in ("", "_prompted"):
             assert 0.0 <= getattr(result, f"{baseline}_mask_iou{part}") <= 1.0

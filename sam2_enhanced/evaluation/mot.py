@@ -324,6 +324,7 @@ def pooled_matches(
     iou_threshold: float = 0.5,
     min_size: float = 0.0,
     max_detections_per_frame: int = 100,
+    max_size: float = math.inf,
 ) -> PooledMatches:
     """COCO greedy matching per frame, all frames pooled (what AP and PR curves are made of).
 
@@ -333,6 +334,10 @@ def pooled_matches(
         raise ValueError(
             f"need one entry per frame in gt_boxes_xyxy, det_boxes_xyxy and det_scores, got "
             f"{len(gt_boxes_xyxy)}, {len(det_boxes_xyxy)} and {len(det_scores)} frames"
+        )
+    if not 0.0 <= min_size < max_size:
+        raise ValueError(
+            f"the size range must satisfy 0 <= min_size < max_size, got [{min_size}, {max_size})"
         )
     all_scores, all_tp, all_ignored, num_gt = [], [], [], 0
     for t, (gt_t, det_t, score_t) in enumerate(
@@ -347,11 +352,11 @@ def pooled_matches(
             )
         order = np.argsort(-scores, kind="stable")[:max_detections_per_frame]
         det, scores = det[order], scores[order]
-        gt_ignore = box_sizes(gt) < min_size
+        gt_sizes, det_sizes = box_sizes(gt), box_sizes(det)
+        gt_ignore = (gt_sizes < min_size) | (gt_sizes >= max_size)
         num_gt += int((~gt_ignore).sum())
-        is_tp, is_ignored = _match_frame_coco(
-            gt, gt_ignore, det, box_sizes(det) < min_size, iou_threshold
-        )
+        outside = (det_sizes < min_size) | (det_sizes >= max_size)
+        is_tp, is_ignored = _match_frame_coco(gt, gt_ignore, det, outside, iou_threshold)
         all_scores.append(scores)
         all_tp.append(is_tp)
         all_ignored.append(is_ignored)
@@ -369,6 +374,7 @@ def detection_ap(
     iou_threshold: float = 0.5,
     min_size: float = 0.0,
     max_detections_per_frame: int = 100,
+    max_size: float = math.inf,
 ) -> float:
     """COCO-style average precision (101-point interpolation) with all frames pooled.
 
@@ -381,6 +387,8 @@ def detection_ap(
             count neither as TP nor FP, and unmatched detections smaller than ``min_size`` are
             ignored too (COCO's area-range rule).
         max_detections_per_frame: keep the highest-scoring detections per frame, as COCO's 100.
+        max_size: the same rule above: GT and unmatched detections of ``sqrt(w * h) >=
+            max_size`` px are ignored (``[min_size, max_size)`` is COCO's area range).
 
     Returns:
         AP in [0, 1]; NaN when there is no non-ignored GT box (COCO reports -1 there).
@@ -392,6 +400,7 @@ def detection_ap(
         iou_threshold,
         min_size,
         max_detections_per_frame,
+        max_size,
     )
     if pooled.num_gt == 0:
         return float("nan")

@@ -11,7 +11,9 @@ tracked through the rest of the video by the memory loop. Reported:
   frame) and ``static`` (the prompt box, filled, on the prompted frame and every later one); a
   model that does not beat them on tracked frames has not learnt to track;
 - detection AP50 (COCO 101-point, all frames pooled) of the refined detections against every
-  visible object, ignoring objects smaller than ``min_ap_size`` pixels (``sqrt(w * h)``).
+  visible object, ignoring objects smaller than ``min_ap_size`` pixels (``sqrt(w * h)``), and
+  the same for the tiny objects of ``TINY_AP_SIZES`` (3-8 px) alone (COCO's area-range rule:
+  detections matched to objects outside the range, or unmatched and outside it, are ignored).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sam2_enhanced.training.sequence import resize_frames
 logger = logging.getLogger(__name__)
 
 MIN_AP_SIZE = 8.0  # objects below this many pixels (sqrt of box area) are ignored by AP50
+TINY_AP_SIZES = (3.0, 8.0)  # [min, max) px of the objects scored by detection_ap50_tiny
 
 
 @dataclass
@@ -50,6 +53,7 @@ class ValidationResult:
     mean_mask_iou_prompted: float  # the same over the prompted (object, frame) pairs only
     mean_mask_iou_tracked: float  # the same over the pairs tracked from memory (NaN: none)
     detection_ap50: float  # AP at IoU 0.5 for objects >= min_ap_size px (NaN: none)
+    detection_ap50_tiny: float  # AP at IoU 0.5 for objects of TINY_AP_SIZES px (NaN: none)
     empty_mask_iou: float  # baseline "empty" (no mask) over the same pairs as mean_mask_iou
     empty_mask_iou_prompted: float  # "empty" on the prompted pairs
     empty_mask_iou_tracked: float  # "empty" on the tracked pairs (NaN: none)
@@ -218,6 +222,14 @@ def validate(
         mean_mask_iou_prompted=_mean(ious_array[prompted_array]),
         mean_mask_iou_tracked=_mean(ious_array[~prompted_array]),
         detection_ap50=detection_ap(gt_boxes, det_boxes, det_scores, 0.5, min_size=min_ap_size),
+        detection_ap50_tiny=detection_ap(
+            gt_boxes,
+            det_boxes,
+            det_scores,
+            0.5,
+            min_size=TINY_AP_SIZES[0],
+            max_size=TINY_AP_SIZES[1],
+        ),
         empty_mask_iou=empty_all,
         empty_mask_iou_prompted=empty_prompted,
         empty_mask_iou_tracked=empty_tracked,
