@@ -190,6 +190,8 @@ class TrackerConfig:
     """Association of detections with tracks (tracker ids), with and without prompts."""
 
     det_threshold: float = 0.5  # detection probability to report a detection / start a track
+    low_threshold: float | None = None  # detections in [this, det_threshold) may continue a
+    # confirmed detection track, never start one (ByteTrack's second association); None: off
     match_iou: float = 0.2  # minimum IoU for a detection to continue a track
     embedding_weight: float = 0.3  # weight of appearance distance against 1 - IoU in the cost
     max_lost_frames: int = 15  # frames an unmatched track is kept alive (occlusion)
@@ -204,6 +206,11 @@ class TrackerConfig:
     redetect_max_size_change: float = 2.0  # largest size ratio of a re-detection either way
 
     def __post_init__(self) -> None:
+        if self.low_threshold is not None and not 0.0 <= self.low_threshold < self.det_threshold:
+            raise ValueError(
+                "tracker.low_threshold must be in [0, tracker.det_threshold) or null (off), got "
+                f"{self.low_threshold} with det_threshold {self.det_threshold}"
+            )
         if self.redetect_after < 0:
             raise ValueError(f"tracker.redetect_after must be >= 0, got {self.redetect_after}")
         if not 0.0 <= self.redetect_threshold <= 1.0:

@@ -1,9 +1,11 @@
 """Turn one frame's model detections and object masks into a ``supervision.Detections``.
 
 Rows are (1) detector outputs above the threshold, each with the ``tracker_id`` of the prompted
-object it overlaps (and that object's mask) or else of a detection-driven track, and (2) visible
-prompted objects that no detection covered (box from the mask, confidence from the occlusion
-score). Coordinates are video pixels.
+object it overlaps (and that object's mask) or else of a detection-driven track, (2) with a
+``low_threshold``, detector outputs between it and the threshold that continued a confirmed
+detection track (:mod:`sam2_enhanced.tracking`), and (3) visible prompted objects that no
+detection covered (box from the mask, confidence from the occlusion score). Coordinates are video
+pixels.
 """
 
 from __future__ import annotations
@@ -83,10 +85,19 @@ def detector_rows(
 class DetectionBuilder:
     """Builds the ``detections`` of one frame output."""
 
-    def __init__(self, *, det_threshold: float, match_iou: float, video_hw: tuple[int, int]):
+    def __init__(
+        self,
+        *,
+        det_threshold: float,
+        match_iou: float,
+        video_hw: tuple[int, int],
+        low_threshold: float | None = None,
+    ):
         self.det_threshold = det_threshold
         self.match_iou = match_iou
         self.video_hw = video_hw
+        # rows from here up to det_threshold may only continue a track (None: no such rows)
+        self.low_threshold = low_threshold
 
     def build(
         self,
@@ -106,9 +117,11 @@ class DetectionBuilder:
             update_tracks: advance the detection tracker (False on prompted frames, which can
                 come in any order).
         """
-        boxes, scores, labels, embeddings = detector_rows(
-            detections, self.det_threshold, self.video_hw
-        )
+        floor = self.det_threshold if self.low_threshold is None else self.low_threshold
+        floor = min(floor, self.det_threshold)
+        boxes, scores, labels, embeddings = detector_rows(detections, floor, self.video_hw)
+        low = scores < self.det_threshold  # (N,) rows that may only continue a track
+        high_rows = np.flatnonzero(~low)
         obj_ids = np.array(state.obj_ids, dtype=np.int64)
         binary = masks[:, 0] > 0  # (O, H, W)
         visible = (
@@ -121,8 +134,8 @@ class DetectionBuilder:
         visible_idx = np.flatnonzero(visible)
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
         det_object = np.full(len(boxes), -1, dtype=np.int64)  # object index covering each row
-        for o, d in object_matches(object_boxes[visible_idx], boxes, self.match_iou):
-            obj_index = visible_idx[o]
+        for o, h in object_matches(object_boxes[visible_idx], boxes[high_rows], self.match_iou):
+            obj_index, d = visible_idx[o], high_rows[h]
             track_ids[d] = obj_ids[obj_index]
             det_object[d] = obj_index
             obj = state.objects[int(obj_ids[obj_index])]
@@ -130,7 +143,11 @@ class DetectionBuilder:
         free = track_ids < 0
         if update_tracks:
             track_ids[free] = state.tracker.update(
-                boxes[free], embeddings[free], labels[free], reserved_ids=set(obj_ids.tolist())
+                boxes[free],
+                embeddings[free],
+                labels[free],
+                reserved_ids=set(obj_ids.tolist()),
+                low_score=low[free],
             )
         keep = track_ids >= 0
         uncovered = [o for o in visible_idx if o not in set(det_object[keep].tolist())]

@@ -154,6 +154,7 @@ class FrameMemoryMixin:
             det_threshold=self.config.tracker.det_threshold,
             match_iou=self.config.tracker.match_iou,
             video_hw=(state.video_height, state.video_width),
+            low_threshold=self.config.tracker.low_threshold,
         )
         dets = builder.build(state, detections, masks, results, update_tracks=update_tracks)
         return frame_idx, state.obj_ids, masks, dets

@@ -8,6 +8,11 @@ Two stages, both Hungarian (``scipy.optimize.linear_sum_assignment``):
    by IoU or a centre distance relative to the box size (small fast objects rarely overlap their
    previous box). Unmatched tracks stay alive for ``max_lost_frames`` frames (occlusion); a new
    track is reported once it has been matched ``min_hits`` times.
+
+Rows marked low-score (ByteTrack's second association, Zhang et al., ECCV 2022) are matched, by
+the same cost, only to the confirmed tracks that no other row continued, and never start a track:
+a small object whose score dips below the threshold for a few frames keeps its track and its box
+is reported, while low-score clutter away from tracks is not.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class DetectionTracker:
         embeddings: np.ndarray,
         class_ids: np.ndarray,
         reserved_ids: set[int] = frozenset(),
+        low_score: np.ndarray | None = None,
     ) -> np.ndarray:
         """Assign track ids to one frame's detections.
 
@@ -117,17 +123,25 @@ class DetectionTracker:
             embeddings: (N, D) appearance embeddings (normalized here).
             class_ids: (N,) class of each detection.
             reserved_ids: ids a new track must not take (the prompted objects' ids).
+            low_score: (N,) bool, rows that may only continue a confirmed track (second
+                association); None: no such rows.
         Returns:
-            (N,) int64 track id of each detection, -1 for tracks not yet confirmed.
+            (N,) int64 track id of each detection, -1 for tracks not yet confirmed and for
+            low-score rows that continued no track.
         """
         boxes_xyxy = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
         embeddings = np.asarray(embeddings, dtype=np.float32)  # (N, D)
         embeddings = embeddings / np.maximum(
             np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-6
         )
+        low = np.zeros(len(boxes_xyxy), bool) if low_score is None else np.asarray(low_score, bool)
+        if low.shape != (len(boxes_xyxy),):
+            raise ValueError(
+                f"low_score must be (N,) with N = {len(boxes_xyxy)} rows, got shape {low.shape}"
+            )
         ids = np.full(len(boxes_xyxy), -1, dtype=np.int64)
         matched_tracks, matched_dets = set(), set()
-        for t, d in match_boxes(self.cost(boxes_xyxy, embeddings)):
+        for t, d in self.associate(boxes_xyxy, self.cost(boxes_xyxy, embeddings), low):
             track = self.continued(self.tracks[t], boxes_xyxy[d], embeddings[d], int(class_ids[d]))
             self.tracks[t] = track
             matched_tracks.add(t)
@@ -141,7 +155,7 @@ class DetectionTracker:
             if track.lost <= self.max_lost_frames:
                 survivors.append(track)
         for d in range(len(boxes_xyxy)):
-            if d in matched_dets:
+            if d in matched_dets or low[d]:
                 continue
             while self.next_id in reserved_ids:
                 self.next_id += 1
@@ -158,6 +172,27 @@ class DetectionTracker:
             self.next_id += 1
         self.tracks = survivors
         return ids
+
+    def associate(
+        self, boxes_xyxy: np.ndarray, cost: np.ndarray, low: np.ndarray
+    ) -> list[tuple[int, int]]:
+        """(track, row) pairs of a (T, N) cost: rows not ``low`` first, with every live track;
+        then ``low`` rows with the confirmed tracks left unmatched."""
+        high_rows, low_rows = np.flatnonzero(~low), np.flatnonzero(low)
+        pairs = [(t, int(high_rows[d])) for t, d in match_boxes(cost[:, high_rows])]
+        taken = {t for t, _ in pairs}
+        rest = [
+            t
+            for t, track in enumerate(self.tracks)
+            if t not in taken and track.hits >= self.min_hits and track.lost == 0
+        ]
+        second_cost = cost[np.ix_(rest, low_rows)]
+        if second_cost.size:
+            predicted = np.stack([self.tracks[t].predicted_box() for t in rest])
+            overlap = iou_matrix(predicted, boxes_xyxy[low_rows]) >= self.match_iou
+            second_cost = np.where(overlap, second_cost, INVALID)
+        second = match_boxes(second_cost)
+        return pairs + [(rest[t], int(low_rows[d])) for t, d in second]
 
     @staticmethod
     def continued(

@@ -40,6 +40,9 @@ def test_small_preset_has_vit_s14_geometry():
         ({"encoder": {"pixel_mean": [0.5, 0.5]}}, ValueError, "pixel_mean"),
         ({"encoder": 3}, ValueError, "expects a mapping"),
         ({"mask_decoder": {"previous_centre_prompt": 1}}, ValueError, "previous_centre_prompt"),
+        ({"tracker": {"det_threshold": 0.3, "low_threshold": 0.3}}, ValueError, "low_threshold"),
+        ({"tracker": {"low_threshold": -0.1}}, ValueError, "tracker.low_threshold"),
+        ({"tracker": {"low_threshold": "0.1"}}, ValueError, "tracker.low_threshold"),
     ],
 )
 def test_bad_config_values_name_the_key(data, error, match):

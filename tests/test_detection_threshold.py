@@ -153,6 +153,16 @@ def test_hota_choice_tracks_at_each_candidate_and_restores_the_threshold(model_d
     assert text.splitlines()[3].endswith("<- best HOTA")  # title, header, 0.2, 0.25
 
 
+@pytest.mark.parametrize(("threshold", "low_inside"), [(0.3, 0.2), (0.2, None), (0.1, None)])
+def test_tracking_threshold_keeps_the_low_threshold_only_below_it(model_dir, threshold, low_inside):
+    predictor = SAM2EnhancedVideoPredictor.from_pretrained(model_dir, device="cpu")
+    tracker_cfg = predictor.config.tracker
+    tracker_cfg.low_threshold = 0.2
+    with threshold_cli.tracking_threshold(predictor, threshold):
+        assert (tracker_cfg.det_threshold, tracker_cfg.low_threshold) == (threshold, low_inside)
+    assert (tracker_cfg.det_threshold, tracker_cfg.low_threshold) == (0.5, 0.2)  # restored
+
+
 def test_threshold_command_hota_writes_the_best_candidate(tmp_path, model_dir, monkeypatch, capsys):
     folder = tmp_path / "model"
     shutil.copytree(model_dir, folder)

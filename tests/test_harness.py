@@ -184,6 +184,19 @@ def test_every_detection_reports_rows_from_the_first_frame():
     assert len(raw[0].track_ids) == num_queries
 
 
+def test_low_score_rows_reach_bytetrack_but_start_no_track_of_ours():
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.tracker.det_threshold, cfg.tracker.low_threshold = 0.99, 0.0  # every query is low
+    predictor = build_predictor(cfg, device="cpu")
+    case = synthetic_cases("mot", 1, CFG)[0].load()
+    ours = PredictorDetections(predictor)(case)
+    raw = PredictorDetections(predictor, every_detection=True)(case)
+    assert all(len(frame.track_ids) == 0 for frame in ours)
+    assert all(len(frame.track_ids) == cfg.decoder.num_queries for frame in raw)
+    assert (cfg.tracker.det_threshold, cfg.tracker.low_threshold) == (0.99, 0.0)  # restored
+
+
 def _write_sot_folder(root, video):
     write_sot_sequence(video, 1, root / "good")
     write_sot_sequence(video, 1, root / "bad")

@@ -70,3 +70,50 @@ def test_far_jump_starts_a_new_track():
     first = tracker.update(np.array([box_at(0, 0)]), np.stack([emb(1, 0)]), np.array([0]))
     jumped = tracker.update(np.array([box_at(90, 90)]), np.stack([emb(1, 0)]), np.array([0]))
     assert first.tolist() != jumped.tolist()
+
+
+def test_low_score_row_continues_a_confirmed_track_but_starts_none():
+    tracker = make_tracker(min_hits=2)
+    for x in (10, 11):  # confirmed after two high-score frames
+        ids = tracker.update(np.array([box_at(x, 10)]), np.stack([emb(1, 0)]), np.array([0]))
+    assert ids.tolist() == [1]
+    boxes = np.array([box_at(12, 10), box_at(60, 60)], np.float32)  # on the track; far away
+    ids = tracker.update(
+        boxes, np.stack([emb(1, 0), emb(0, 1)]), np.array([0, 0]), low_score=np.array([1, 1])
+    )
+    assert ids.tolist() == [1, -1]  # the track goes on, the far row starts nothing
+    again = tracker.update(
+        np.array([box_at(60, 60)]), np.stack([emb(0, 1)]), np.array([0]), low_score=np.array([1])
+    )
+    assert again.tolist() == [-1] and [t.track_id for t in tracker.tracks] == [1]
+    assert tracker.tracks[0].lost == 1  # a low row far away did not continue it
+
+
+def test_high_score_rows_take_tracks_before_low_score_rows():
+    tracker = make_tracker(min_hits=1)
+    tracker.update(np.array([box_at(10, 10)]), np.stack([emb(1, 0)]), np.array([0]))
+    boxes = np.array([box_at(10, 10), box_at(11, 10)], np.float32)  # low row fits best
+    ids = tracker.update(
+        boxes, np.stack([emb(1, 0), emb(1, 0)]), np.array([0, 0]), low_score=np.array([1, 0])
+    )
+    assert ids.tolist() == [-1, 1]
+
+
+def test_unconfirmed_tracks_take_no_low_score_rows():
+    tracker = make_tracker(min_hits=3)
+    for x in (10, 11):
+        tracker.update(np.array([box_at(x, 10)]), np.stack([emb(1, 0)]), np.array([0]))
+    tracker.update(
+        np.array([box_at(12, 10)]), np.stack([emb(1, 0)]), np.array([0]), low_score=np.array([1])
+    )
+    assert tracker.tracks[0].hits == 2 and tracker.tracks[0].lost == 1
+
+
+def test_low_score_of_the_wrong_length_is_refused_and_tracks_are_kept():
+    tracker = make_tracker()
+    tracker.update(np.array([box_at(10, 10)]), np.stack([emb(1, 0)]), np.array([0]))
+    with pytest.raises(ValueError, match="low_score must be"):
+        tracker.update(
+            np.array([box_at(10, 10)]), np.stack([emb(1, 0)]), np.array([0]), low_score=[1, 0]
+        )
+    assert [(t.track_id, t.hits, t.lost) for t in tracker.tracks] == [(1, 1, 0)]

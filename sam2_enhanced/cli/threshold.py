@@ -11,7 +11,8 @@ truth at IoU 0.5 as for detection AP, the curve and its best-F1 threshold come f
 folder's ``config.yaml``.
 
 With ``--metric hota`` the F1 curve is not used: the predictor tracks the same videos with no
-prompt once per candidate threshold (the run ``sam2e eval mot`` scores as ``ours``), and the
+prompt once per candidate threshold (the run ``sam2e eval mot`` scores as ``ours``, with the
+model's other tracker settings; its ``low_threshold`` where it is below the candidate), and the
 candidate of best HOTA (TrackEval, all videos combined; the higher threshold among ties) is
 chosen. F1 counts each detection once; HOTA also pays for the tracks that false positives start
 and the identity switches they cause, so the two can pick different thresholds (the bundled
@@ -20,6 +21,8 @@ model's choice is in docs/architecture.md, "Choosing the detection threshold").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +110,21 @@ def check_candidates(candidates: list[float]) -> list[float]:
     return sorted(set(candidates))
 
 
+@contextmanager
+def tracking_threshold(predictor, threshold: float) -> Iterator[None]:
+    """Within the block the predictor tracks with ``tracker.det_threshold`` = ``threshold``; its
+    ``low_threshold`` (second association) stays where it is below ``threshold`` and is off
+    otherwise. Both are restored on exit."""
+    tracker_cfg = predictor.config.tracker
+    saved = tracker_cfg.det_threshold, tracker_cfg.low_threshold
+    low = saved[1] if saved[1] is not None and saved[1] < threshold else None
+    tracker_cfg.det_threshold, tracker_cfg.low_threshold = threshold, low
+    try:
+        yield
+    finally:
+        tracker_cfg.det_threshold, tracker_cfg.low_threshold = saved
+
+
 def choose_threshold_for_hota(
     predictor,
     num_videos: int,
@@ -121,7 +139,7 @@ def choose_threshold_for_hota(
     for ref in synthetic_cases("mot", num_videos, split=split, max_frames=max_frames):
         case = ref.load()
         for threshold in thresholds:
-            with detection_floor(predictor, threshold):
+            with tracking_threshold(predictor, threshold):
                 tracks = mot_with_predictor(PredictorDetections(predictor), case)
             results[threshold].append(evaluate_mot(case.gt, tracks))
     metrics = [combine_mot_results(results[threshold]).overall for threshold in thresholds]

@@ -122,9 +122,10 @@ class FrameTracks:
 class PredictorDetections:
     """The predictor's no-prompt run over a case, computed once and shared by runners.
 
-    With ``every_detection`` each detection above the threshold is reported from its first frame
-    (new tracks need one hit), so a baseline tracker gets the detector's raw output rather than
-    the rows our own association confirmed.
+    With ``every_detection`` each detection above the threshold (above ``tracker.low_threshold``
+    when the model sets one) is reported from its first frame (new tracks need one hit), so a
+    baseline tracker gets the detector's raw output rather than the rows our own association
+    confirmed.
     """
 
     def __init__(self, predictor, every_detection: bool = False) -> None:
@@ -135,6 +136,20 @@ class PredictorDetections:
     def __call__(self, case: MotCase | SotCase) -> list[FrameTracks]:
         if self._cached is not None and self._cached[0] is case:
             return self._cached[1]
+        if self.every_detection:
+            tracker_cfg = self.predictor.config.tracker
+            floor = tracker_cfg.det_threshold
+            if tracker_cfg.low_threshold is not None:
+                floor = min(floor, tracker_cfg.low_threshold)
+            with detection_floor(self.predictor, floor):
+                frames = self.run(case)
+        else:
+            frames = self.run(case)
+        self._cached = (case, frames)
+        return frames
+
+    def run(self, case: MotCase | SotCase) -> list[FrameTracks]:
+        """One no-prompt run over ``case``: each frame's reported rows."""
         state = self.predictor.init_state(case.frames)
         if self.every_detection:
             state.tracker.min_hits = 1
@@ -147,7 +162,6 @@ class PredictorDetections:
                 frames[frame_idx] = frame_tracks(detections)
         finally:
             state.frames.close()
-        self._cached = (case, frames)
         return frames
 
 
@@ -159,16 +173,17 @@ def check_floor(floor: float) -> None:
 
 @contextmanager
 def detection_floor(predictor, floor: float) -> Iterator[float]:
-    """Within the block the predictor reports detections down to ``floor``; yields the model's
-    own ``tracker.det_threshold``, restored on exit."""
+    """Within the block the predictor reports detections down to ``floor`` (and its second
+    association, ``tracker.low_threshold``, is off); yields the model's own
+    ``tracker.det_threshold``, restored on exit with ``low_threshold``."""
     check_floor(floor)
     tracker_cfg = predictor.config.tracker
-    saved = tracker_cfg.det_threshold
-    tracker_cfg.det_threshold = floor
+    saved = tracker_cfg.det_threshold, tracker_cfg.low_threshold
+    tracker_cfg.det_threshold, tracker_cfg.low_threshold = floor, None
     try:
-        yield saved
+        yield saved[0]
     finally:
-        tracker_cfg.det_threshold = saved
+        tracker_cfg.det_threshold, tracker_cfg.low_threshold = saved
 
 
 def empty_frame_tracks() -> FrameTracks:
@@ -199,7 +214,7 @@ def mot_with_bytetrack(detections_of: PredictorDetections, case: MotCase) -> Tra
     so its time includes that model run (see the module docstring).
     """
     tracker_cfg = detections_of.predictor.config.tracker
-    tracker = ByteTrackBaseline(
+    tracker = ByteTrackBaseline(  # its second association takes rows down to our low_threshold
         track_activation_threshold=tracker_cfg.det_threshold,
         high_conf_det_threshold=tracker_cfg.det_threshold,
         minimum_consecutive_frames=tracker_cfg.min_hits,  # same confirmation rule as ours
