@@ -85,6 +85,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
                 if cfg.decoder.proposal_level == "highres"
                 else None
             ),
+            query_nms_iou=cfg.decoder.query_nms_iou,
         ),
         detection_head=DetectionHead(d_model=d_model, num_classes=cfg.heads.num_classes),
         refinement_head=SmallObjectRefinementHead(

@@ -84,8 +84,14 @@ class DecoderConfig:
     # "highres" (every cell of a stride-4 map, queries at its score peaks)
     proposal_context_dilations: tuple[int, ...] = ()  # residual dilated 3x3 convolutions over
     # the stride-4 proposal map, one per dilation (needs proposal_level "highres")
+    query_nms_iou: float | None = None  # distinct queries: a proposal whose box overlaps a
+    # better one by more than this IoU is not selected (class-agnostic NMS, DDQ); None: peaks
 
     def __post_init__(self) -> None:
+        if self.query_nms_iou is not None and not 0.0 < self.query_nms_iou <= 1.0:
+            raise ValueError(
+                f"decoder.query_nms_iou must be in (0, 1] or null (off), got {self.query_nms_iou}"
+            )
         if self.proposal_level not in PROPOSAL_LEVELS:
             raise ValueError(
                 f"decoder.proposal_level must be one of {PROPOSAL_LEVELS}, "

@@ -5,10 +5,15 @@ import dataclasses
 import pytest
 import torch
 
+from sam2_enhanced.box_ops import box_iou, cxcywh_to_xyxy
 from sam2_enhanced.build import build_model
 from sam2_enhanced.config import ModelConfig, from_dict
 from sam2_enhanced.modeling.detr_decoder import DetrDecoder, token_anchors
-from sam2_enhanced.modeling.highres_proposals import HighResProposalMap, peak_scores
+from sam2_enhanced.modeling.highres_proposals import (
+    HighResProposalMap,
+    distinct_queries,
+    peak_scores,
+)
 from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 
 D, G, C = 16, 4, 3
@@ -159,3 +164,48 @@ def test_bad_context_dilations_are_refused(decoder_keys, message):
         from_dict(ModelConfig, {"decoder": decoder_keys})
     with pytest.raises(ValueError, match="must be >= 1"):
         HighResProposalMap(d_model=D, context_dilations=(0,))
+
+
+def test_distinct_queries_pass_over_overlapping_proposals_then_top_up():
+    boxes = torch.tensor(
+        [[[0.2, 0.2, 0.1, 0.1], [0.21, 0.2, 0.1, 0.1], [0.7, 0.7, 0.1, 0.1], [0.5, 0.5, 0.1, 0.1]]]
+    )  # (1, 4, 4): proposal 1 nearly repeats proposal 0
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1]])
+    assert distinct_queries(scores, boxes, 3, 0.5, 4).tolist() == [[0, 2, 3]]
+    assert distinct_queries(scores, boxes, 4, 0.5, 4).tolist() == [[0, 2, 3, 1]]  # topped up
+    assert distinct_queries(scores, boxes, 2, 0.5, 2).tolist() == [[0, 1]]  # 2 candidates only
+    assert distinct_queries(scores, boxes, 9, 0.5, 40).tolist() == [[0, 2, 3, 1]]  # N <= P
+    assert distinct_queries(scores, boxes, 3, 1.0, 4).tolist() == [[0, 1, 2]]  # nothing overlaps
+    batched = distinct_queries(scores.repeat(2, 1), boxes.repeat(2, 1, 1), 3, 0.5, 4)
+    assert batched.tolist() == [[0, 2, 3]] * 2
+
+
+def test_decoder_with_distinct_queries_decodes_them():
+    torch.manual_seed(0)
+    module = DetrDecoder(
+        d_model=D, num_queries=5, num_classes=C, num_layers=1, num_heads=2,
+        dim_feedforward=32, dropout=0.0, highres_proposals=HighResProposalMap(d_model=D),
+        query_nms_iou=0.5,
+    )  # fmt: skip
+    with torch.no_grad():
+        module.proposal_box.layers[-1].bias.copy_(torch.tensor([0.0, 0.0, 2.0, 2.0]))  # wide
+    features, pos = torch.randn(1, D, G, G), torch.randn(1, D, G, G)
+    out = module(features, pos, high_res=torch.randn(1, D, 4 * G, 4 * G))
+    chosen = distinct_queries(
+        out.proposal_logits.amax(-1), out.proposal_boxes, 5, 0.5, 50
+    )[0]  # fmt: skip
+    torch.testing.assert_close(out.reference_boxes[0], out.proposal_boxes[0, chosen])
+    refs = cxcywh_to_xyxy(out.reference_boxes[0])
+    overlap = box_iou(refs, refs)[0].fill_diagonal_(0)
+    assert overlap.max() <= 0.5 + 1e-6  # every pair of queries is distinct
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5, -0.2])
+def test_bad_query_nms_iou_is_refused(value):
+    with pytest.raises(ValueError, match="query_nms_iou"):
+        from_dict(ModelConfig, {"decoder": {"query_nms_iou": value}})
+    with pytest.raises(ValueError, match="query_nms_iou"):
+        DetrDecoder(
+            d_model=D, num_queries=5, num_classes=C, num_layers=1, num_heads=2,
+            dim_feedforward=32, dropout=0.0, query_nms_iou=value,
+        )  # fmt: skip

@@ -28,7 +28,13 @@ from torch import Tensor, nn
 
 from sam2_enhanced.modeling.denoising import DenoisingQueries, denoising_attn_mask
 from sam2_enhanced.modeling.detection_head import inverse_sigmoid
-from sam2_enhanced.modeling.highres_proposals import HighResProposalMap, peak_scores
+from sam2_enhanced.modeling.highres_proposals import (
+    HighResProposalMap,
+    distinct_queries,
+    peak_scores,
+)
+
+DISTINCT_CANDIDATES_PER_QUERY = 10  # distinct queries: proposals considered per query
 
 PRIOR_PROB = 0.01  # focal-loss prior of the class logits (RetinaNet)
 BOX_PE_SCALE = 100.0  # box coordinates are scaled so the top frequency is 1 rad per 1% of a side
@@ -120,11 +126,17 @@ class DetrDecoder(nn.Module):
         dropout: float,
         use_denoising: bool = False,
         highres_proposals: HighResProposalMap | None = None,
+        query_nms_iou: float | None = None,
     ) -> None:
         super().__init__()
         if d_model % 8:
             raise ValueError(f"d_model must be a multiple of 8 (box sine embedding), got {d_model}")
+        if query_nms_iou is not None and not 0.0 < query_nms_iou <= 1.0:
+            raise ValueError(f"query_nms_iou must be in (0, 1] or None, got {query_nms_iou}")
         self.num_queries = num_queries
+        # None: queries at the best proposals (stride-4 map: at its score peaks); else distinct
+        # queries, the best proposals after a box NMS at this IoU (highres_proposals.py)
+        self.query_nms_iou = query_nms_iou
         # None: every stride-16 token proposes; else every cell of this stride-4 map does, and
         # queries are taken at the map's score peaks (modeling/highres_proposals.py)
         self.highres_proposals = highres_proposals
@@ -180,11 +192,20 @@ class DetrDecoder(nn.Module):
             )
         return self.highres_proposals(high_res).flatten(2).transpose(1, 2)  # (B, P, d)
 
-    def select_queries(self, proposal_logits: Tensor) -> Tensor:
-        """(B, P, C) proposal logits -> (B, N) indices of the cells that become queries: the
-        best-scoring ones (best class), with a stride-4 map only at its score peaks."""
+    def select_queries(self, proposal_logits: Tensor, proposal_boxes: Tensor) -> Tensor:
+        """(B, P, C) proposal logits and (B, P, 4) boxes -> (B, N) indices of the cells that
+        become queries: the best-scoring ones (best class), with a stride-4 map only at its
+        score peaks, or with ``query_nms_iou`` the best distinct ones."""
         num_cells = proposal_logits.shape[1]
         scores = proposal_logits.detach().amax(dim=-1)  # (B, P)
+        if self.query_nms_iou is not None:
+            return distinct_queries(
+                scores,
+                proposal_boxes.detach(),
+                self.num_queries,
+                self.query_nms_iou,
+                DISTINCT_CANDIDATES_PER_QUERY * self.num_queries,
+            )
         if self.highres_proposals is not None:
             scores = peak_scores(scores, math.isqrt(num_cells))
         return scores.topk(min(self.num_queries, num_cells), dim=1).indices  # (B, N)
@@ -216,7 +237,7 @@ class DetrDecoder(nn.Module):
         proposal_logits = self.proposal_class(proposal_features)  # (B, P, C)
         anchors = inverse_sigmoid(token_anchors(grid, features.device))  # (P, 4)
         proposal_boxes = (anchors + self.proposal_box(proposal_features)).sigmoid()  # (B, P, 4)
-        top = self.select_queries(proposal_logits)  # (B, N)
+        top = self.select_queries(proposal_logits, proposal_boxes)  # (B, N)
         num_queries = top.shape[1]
         reference = proposal_boxes.detach().gather(1, top[..., None].expand(-1, -1, 4))
         tgt = proposal_features.detach().gather(1, top[..., None].expand(-1, -1, d_model))

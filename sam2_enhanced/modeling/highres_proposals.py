@@ -20,6 +20,11 @@ so that dilations (2, 4, 8) take the field of view from 5x5 cells to 33x33, most
 of a 224-px input: enough to tell a small object from clutter of the same local texture. Their
 output convolution starts at zero, so a model given context blocks starts as the model without
 them (trained weights load unchanged).
+
+Distinct queries (``model.decoder.query_nms_iou``, :func:`distinct_queries`) replace the peaks by
+a class-agnostic box NMS over the best proposals (DDQ, Zhang et al., CVPR 2023): peaks of one
+object more than a cell apart become several queries, whose duplicates the one-to-one loss must
+learn to score down; after the NMS each object is proposed about once.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import nms
+
+from sam2_enhanced.box_ops import cxcywh_to_xyxy
 
 
 class ContextBlock(nn.Module):
@@ -90,3 +98,40 @@ def peak_scores(scores: Tensor, grid_size: int) -> Tensor:
     local_max = F.max_pool2d(score_map, kernel_size=3, stride=1, padding=1)
     peaks = (score_map == local_max).flatten(1)  # (B, G*G)
     return torch.where(peaks, scores, torch.full_like(scores, -torch.inf))
+
+
+def distinct_queries(
+    scores: Tensor,
+    boxes_cxcywh: Tensor,
+    num_queries: int,
+    iou_threshold: float,
+    num_candidates: int,
+) -> Tensor:
+    """Indices of distinct proposals (Dense Distinct Queries, Zhang et al., CVPR 2023): among the
+    ``num_candidates`` best-scoring ones, a proposal whose box overlaps a better one by more than
+    ``iou_threshold`` is passed over (class-agnostic greedy NMS); the first ``num_queries``
+    survivors are taken, topped up with the best passed-over ones if too few survive.
+
+    Args:
+        scores: (B, P) proposal scores.
+        boxes_cxcywh: (B, P, 4) normalized proposal boxes.
+        num_queries: queries per frame (at most P are returned).
+        iou_threshold: overlap in [0, 1] above which the lower-scoring proposal is passed over.
+        num_candidates: best proposals considered (>= num_queries).
+
+    Returns:
+        (B, N) int64 proposal indices, N = min(num_queries, P), survivors first in score order.
+    """
+    num = min(num_queries, scores.shape[1])
+    candidates = scores.topk(min(max(num_candidates, num), scores.shape[1]), dim=1).indices
+    rows = []
+    for frame_scores, frame_boxes, frame_candidates in zip(
+        scores, boxes_cxcywh, candidates, strict=True
+    ):
+        boxes_xyxy = cxcywh_to_xyxy(frame_boxes[frame_candidates].float())  # (K, 4)
+        kept = nms(boxes_xyxy, frame_scores[frame_candidates].float(), iou_threshold)  # (S,)
+        passed_over = torch.ones_like(frame_candidates, dtype=torch.bool)
+        passed_over[kept] = False
+        order = torch.cat([kept, torch.nonzero(passed_over)[:, 0]])  # (K,) survivors first
+        rows.append(frame_candidates[order[:num]])
+    return torch.stack(rows)  # (B, N)
