@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 )
 def test_an_8px_object_on_a_1280x720_frame_is_detected_with_the_default_settings():
     """One still 8 px object on a 1280x720 frame, tracked with no prompt: by the second frame
-    (a track is reported after two matches) a detection covers it at IoU >= 0.5."""
+    (when a tracker with min_hits 2 reports it) a detection covers it at IoU >= 0.5."""
     video = generate_video(0, probe_video_config(720, 1280, 8))
     predictor = SAM2EnhancedVideoPredictor.from_pretrained(device="cpu")
     state = predictor.init_state(video.frames)

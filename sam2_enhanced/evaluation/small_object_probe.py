@@ -4,7 +4,8 @@ The probe behind issue 11's test ("an 8-px object placed on a 1280x720 frame is 
 default settings"), as a rate over many videos instead of one: each video is a synthetic pair of
 frames holding one still object of ``object_size`` px (no distractor, occluder, exit or camera
 motion), run through ``propagate_in_video`` with no prompt; the object counts as found when a
-detection of the second frame (a track is reported after two matches) covers it at IoU >= 0.5.
+detection of the second frame (so that a tracker with ``min_hits`` 2 has reported it) covers it at
+IoU >= 0.5.
 """
 
 from __future__ import annotations
