@@ -301,7 +301,8 @@ class DetectionTilesConfig:
     # (False: the whole frame only, as before)
     tile_side: int = 224  # tile side in video pixels (each tile is resized to the model input)
     overlap: float = 0.25  # overlap of neighbouring tiles as a fraction of tile_side
-    max_tiles: int = 16  # most tiles per frame; tiles grow past tile_side to stay within it
+    max_tiles: int = 32  # most tiles per frame; tiles grow past tile_side to stay within it
+    # (32: 224-px tiles cover 1280x720 without growing)
     batch_size: int = 8  # tiles per encoder / detection-branch batch
     merge_metric: str = "ios"  # duplicate test of the merge: "iou" or "ios" (over the smaller
     # box; also removes a tile's cut-off part of an object seen whole elsewhere)

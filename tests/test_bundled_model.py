@@ -18,7 +18,6 @@ from sam2_enhanced.evaluation.vos import region_similarity
 from sam2_enhanced.training.config import load_train_config
 from sam2_enhanced.weights.checkpoint import DEFAULT_MODEL_DIR, load_pretrained
 
-
 TUNED_TRACKER_KEYS = ("det_threshold", "low_threshold", "min_hits")
 
 

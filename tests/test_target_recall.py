@@ -1,12 +1,14 @@
 """Target recall on single-object sequences: scoring, the no-prompt run, ``sam2e recall``."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from sam2_enhanced import SAM2EnhancedVideoPredictor
 from sam2_enhanced.cli.sam2e import main
+from sam2_enhanced.config import TrackerConfig
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
 from sam2_enhanced.data.writers import write_sot_sequence
 from sam2_enhanced.evaluation.cases import SotCase
@@ -68,17 +70,19 @@ def test_bad_input_raises(frames, boxes, present, message):
 
 
 class Holder:
-    """Anything with ``config.tracker.det_threshold``."""
+    """Anything with a ``config.tracker`` (a predictor)."""
 
     def __init__(self):
-        self.config = type("C", (), {"tracker": type("T", (), {"det_threshold": 0.4})()})()
+        self.config = SimpleNamespace(tracker=TrackerConfig(det_threshold=0.4, low_threshold=0.2))
 
 
 def test_detection_floor_lowers_and_restores_the_threshold():
     holder = Holder()
+    tracker_cfg = holder.config.tracker
     with detection_floor(holder, 0.05) as own:
-        assert own == 0.4 and holder.config.tracker.det_threshold == 0.05
-    assert holder.config.tracker.det_threshold == 0.4
+        assert own == 0.4 and tracker_cfg.det_threshold == 0.05
+        assert tracker_cfg.low_threshold is None  # every row reported: no second association
+    assert (tracker_cfg.det_threshold, tracker_cfg.low_threshold) == (0.4, 0.2)
     with pytest.raises(RuntimeError), detection_floor(holder, 0.1):
         raise RuntimeError("a failed run")
     assert holder.config.tracker.det_threshold == 0.4

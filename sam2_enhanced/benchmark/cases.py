@@ -49,7 +49,8 @@ class Case:
     warmup: int  # frames after the prompted one that are not timed
     num_threads: int  # torch intra-op threads
     device: str  # torch device
-    use_tiles: bool = False  # ours: also detect on tiles (model.detection_tiles.use_tiles)
+    use_tiles: bool = False  # ours: also detect on tiles (replaces the config's
+    # model.detection_tiles.use_tiles, so rows without tiles are whole-frame only)
 
 
 @dataclass

@@ -217,7 +217,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tiles",
         action="store_true",
-        help="also run each of our configs with detection tiles on (model.detection_tiles)",
+        help="also run each of our configs with detection tiles on (model.detection_tiles); "
+        "without it, and in the first row of each config, tiles are off whatever the config says",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
