@@ -117,8 +117,8 @@ class DetectionBuilder:
             update_tracks: advance the detection tracker (False on prompted frames, which can
                 come in any order).
         """
-        floor = self.det_threshold if self.low_threshold is None else self.low_threshold
-        floor = min(floor, self.det_threshold)
+        low_threshold = self.det_threshold if self.low_threshold is None else self.low_threshold
+        floor = min(low_threshold, self.det_threshold)  # the lowest score a row may have
         boxes, scores, labels, embeddings = detector_rows(detections, floor, self.video_hw)
         low = scores < self.det_threshold  # (N,) rows that may only continue a track
         high_rows = np.flatnonzero(~low)

@@ -144,6 +144,26 @@ def test_no_prompt_tracker_gives_persistent_ids(predictor, video):
     assert all(ids) and len(ids[0] & ids[-1]) > 0  # some tracks persist across the clip
 
 
+@pytest.mark.parametrize(("low_threshold", "continued"), [(0.0, True), (None, False)])
+def test_low_score_detections_continue_tracks_only_with_a_low_threshold(
+    video, low_threshold, continued
+):
+    torch.manual_seed(0)
+    cfg = load_config("tiny")
+    cfg.tracker.det_threshold, cfg.tracker.min_hits = 0.0, 1  # frame 0: every query a track
+    predictor = build_predictor(cfg, device="cpu")
+    state = predictor.init_state(video)
+    run = predictor.propagate_in_video(state)
+    started = set(next(run)[3].tracker_id.tolist())
+    tracker_cfg = predictor.config.tracker
+    tracker_cfg.det_threshold, tracker_cfg.low_threshold = 0.99, low_threshold  # all low now
+    later = next(run)[3]
+    if continued:
+        assert len(later) and set(later.tracker_id.tolist()) <= started  # no new track
+    else:
+        assert len(later) == 0
+
+
 @pytest.mark.parametrize("kind", ["jpg_folder", "png_folder", "mp4", "array", "list", "generator"])
 def test_every_input_kind(predictor, video, tmp_path, kind):
     if kind.endswith("folder"):

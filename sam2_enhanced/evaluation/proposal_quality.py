@@ -90,11 +90,10 @@ def _frame(model: SAM2EnhancedBase, encoded, sample, t: int, min_size: float, ac
     counted = visible & (sides >= min_size)
     if counted.any():
         ious = box_iou(boxes, boxes_xyxy[counted].float())[0]  # (P, G)
-        chosen = model.detr_decoder.select_queries(det.proposal_logits, det.proposal_boxes_cxcywh)[
-            0
-        ]  # (N,)
+        selector = model.detr_decoder.select_queries
+        chosen = selector(det.proposal_logits, det.proposal_boxes_cxcywh)  # (1, N)
         acc.best_ious += ious.amax(0).tolist()
-        acc.selected_ious += ious[chosen].amax(0).tolist()
+        acc.selected_ious += ious[chosen[0]].amax(0).tolist()
 
 
 @torch.no_grad()
