@@ -118,14 +118,22 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         """A predictor on the same model and device with detection tiles switched on or off
         (the other tile settings and overrides kept)."""
         tiles = dataclasses.replace(self.config.detection_tiles, use_tiles=use_tiles)
-        return type(self)(
-            self.model,
-            device=self.device,
-            memory_bank=self.config.memory_bank,
-            tracker=self.config.tracker,
-            search_window=self.config.search_window,
-            detection_tiles=tiles,
-        )
+        return self.with_settings(detection_tiles=tiles)
+
+    def with_settings(self, **sections) -> SAM2EnhancedVideoPredictor:
+        """A predictor on the same model and device with some of its inference-time config
+        sections (``memory_bank``, ``tracker``, ``search_window``, ``detection_tiles``) replaced
+        and the others kept, e.g. ``with_settings(tracker=TrackerConfig(det_threshold=0.4))``."""
+        kept = {
+            name: getattr(self.config, name)
+            for name in ("memory_bank", "tracker", "search_window", "detection_tiles")
+        }
+        unknown = sorted(set(sections) - set(kept))
+        if unknown:
+            raise TypeError(
+                f"with_settings takes the sections {sorted(kept)}, got {', '.join(unknown)}"
+            )
+        return type(self)(self.model, device=self.device, **(kept | sections))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.yaml`` + ``model.safetensors`` into ``directory``."""

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_enhanced.cli.sam2e import load_predictor, main, parse_box, parse_point
+from sam2_enhanced.cli.predictor_args import load_predictor
+from sam2_enhanced.cli.sam2e import main, parse_box, parse_point
 from sam2_enhanced.cli.track import build_prompts
 from sam2_enhanced.data.readers_mot import read_mot_file
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig, generate_video
@@ -139,6 +140,42 @@ def test_tiles_option_switches_the_models_detection_tiles(model_dir, tiles, enab
     predictor = load_predictor(model_dir, "cpu", tiles)
     assert predictor.tiles.enabled is enabled
     assert predictor.model.config.detection_tiles.use_tiles is False  # the saved setting
+
+
+def test_set_changes_inference_settings_for_this_run_only(model_dir):
+    settings = ["tracker.min_hits=3", "tracker.low_threshold=0.1", "detection_tiles.max_tiles=4"]
+    predictor = load_predictor(model_dir, "cpu", "on", settings)
+    tracker_cfg = predictor.config.tracker
+    assert (tracker_cfg.min_hits, tracker_cfg.low_threshold) == (3, 0.1)
+    assert predictor.tiles.enabled and predictor.config.detection_tiles.max_tiles == 4
+    assert predictor.config.tracker.det_threshold == predictor.model.config.tracker.det_threshold
+    saved = predictor.model.config
+    assert (saved.tracker.min_hits, saved.tracker.low_threshold) == (2, None)  # model unchanged
+    again = load_predictor(model_dir, "cpu", "model", ["tracker.low_threshold=null"])
+    assert again.config.tracker.low_threshold is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("tracker.min_hits", "SECTION.KEY=VALUE"),
+        ("min_hits=2", "SECTION.KEY=VALUE"),
+        ("model.tracker.min_hits=2", "SECTION.KEY=VALUE"),
+        ("encoder.hidden_size=8", "SECTION.KEY=VALUE"),
+        ("tracker.min_hit=2", "tracker.min_hit"),
+        ("tracker.min_hits=two", "tracker.min_hits"),
+        ("tracker.low_threshold=0.9", "tracker.low_threshold must be in"),
+    ],
+)
+def test_bad_set_is_refused_with_the_key(model_dir, setting, message):
+    with pytest.raises(ValueError, match=message):
+        load_predictor(model_dir, "cpu", "model", [setting])
+
+
+def test_threshold_command_bad_set_exits_2(model_dir, capsys):
+    argv = ["threshold", "--model", str(model_dir), "--device", "cpu", "--set", "tracker.x=1"]
+    assert main(argv) == 2
+    assert "tracker.x" in capsys.readouterr().err
 
 
 def test_load_predictor_refuses_an_unknown_tiles_value(model_dir):

@@ -1,5 +1,7 @@
 """SAM2EnhancedVideoPredictor: SAM 2 notebook calls, every input kind, bad input, bounded state."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import supervision as sv
@@ -376,3 +378,15 @@ def test_tracked_frames_get_each_objects_mask_of_the_previous_frame(video, monke
     torch.testing.assert_close(previous1[1], masks2.mask_logits[0])
     # an object without output on the previous frame gets -1024 (no prompt from it)
     assert (predictor.previous_logits(state, [1, 2], 5, torch.zeros(2, 4)) == NO_OBJ_SCORE).all()
+
+
+def test_with_settings_replaces_sections_and_keeps_the_rest(predictor):
+    tracker_cfg = dataclasses.replace(predictor.config.tracker, min_hits=4)
+    changed = predictor.with_settings(tracker=tracker_cfg)
+    assert changed.model is predictor.model and changed.config.tracker.min_hits == 4
+    assert changed.config.memory_bank == predictor.config.memory_bank
+    assert predictor.config.tracker.min_hits == 1  # the original predictor is unchanged
+    with pytest.raises(TypeError, match="with_settings takes the sections"):
+        predictor.with_settings(encoder=predictor.config.encoder)
+    with pytest.raises(TypeError, match="tracker must be a TrackerConfig"):
+        predictor.with_settings(tracker={"min_hits": 4})

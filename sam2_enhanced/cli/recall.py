@@ -84,7 +84,7 @@ def run_recall(args: argparse.Namespace, load_predictor) -> int:
 
     check_floor(args.floor)  # before the model loads
     refs = find_cases("sot", args.data, args.max_frames)
-    predictor = load_predictor(args.model, args.device, args.tiles)
+    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
     threshold = predictor.config.tracker.det_threshold
     tiles = "on" if predictor.tiles.enabled else "off"
     print(f"no-prompt target recall, IoU 0.5, floor {args.floor}, det_threshold {threshold:.3f}, "

@@ -5,7 +5,9 @@ clip tracked by the bundled model), ``eval`` (SOT / MOT / VOS benchmarks against
 ``threshold`` (the detection threshold of best F1 or best tracking HOTA on validation videos),
 ``recall`` (how often no-prompt detections find the target of real single-object videos),
 ``bench`` (speed and memory, :mod:`sam2_enhanced.benchmark`) and ``study memory`` (memory
-policies measured, :mod:`sam2_enhanced.cli.study`). Bad arguments give one error line on stderr and
+policies measured, :mod:`sam2_enhanced.cli.study`). Commands that load the model take
+``--model``, ``--device``, ``--threads``, ``--tiles`` and ``--set SECTION.KEY=VALUE``
+(:mod:`sam2_enhanced.cli.predictor_args`). Bad arguments give one error line on stderr and
 exit code 2; ``-v`` shows the traceback behind such an error. Each command imports its modules
 (the predictor, the evaluation harness) when it runs, so ``--help`` and usage errors answer
 without loading the model code. Progress bars show only when stderr is a terminal.
@@ -24,13 +26,13 @@ import torch
 
 from sam2_enhanced import __version__
 from sam2_enhanced.benchmark.run import main as benchmark_main
+from sam2_enhanced.cli.predictor_args import SETTING_SECTIONS, TILE_CHOICES, load_predictor
 from sam2_enhanced.cli.recall import add_recall_parser, run_recall
 from sam2_enhanced.cli.study import add_study_parser, run_memory_study
 from sam2_enhanced.data.splits import SPLITS
 
 logger = logging.getLogger("sam2_enhanced.cli")
 
-TILE_CHOICES = ("model", "on", "off")  # --tiles: the checkpoint's setting, or forced
 HOTA_CANDIDATES = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)  # sam2e threshold --metric hota's default
 EXIT_USAGE = 2  # bad arguments or unreadable inputs (argparse's code)
 EXIT_FAILED = 1  # the command ran but something failed (e.g. a method on an eval sequence)
@@ -122,6 +124,15 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
         default="model",
         help="detection tiles on frames larger than a tile: the model's setting (default), on "
         "or off (model.detection_tiles.use_tiles)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"an inference-time setting for this run, SECTION in {', '.join(SETTING_SECTIONS)}; "
+        "repeatable, e.g. --set tracker.min_hits=2 --set tracker.low_threshold=null",
     )
 
 
@@ -241,29 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_predictor(model: str | None, device: str | None, tiles: str = "model"):
-    """``SAM2EnhancedVideoPredictor.from_pretrained`` with errors phrased for the command line;
-    ``tiles`` "on" / "off" switches the model's detection tiles for this predictor."""
-    from sam2_enhanced.enhanced_video_predictor import SAM2EnhancedVideoPredictor
-
-    if device is not None:
-        try:
-            kind = torch.device(device).type
-        except RuntimeError as err:
-            raise ValueError(f"--device {device!r} is not a torch device ({err})") from None
-        if kind == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"--tiles must be one of {TILE_CHOICES}, got {tiles!r}")
-    try:
-        predictor = SAM2EnhancedVideoPredictor.from_pretrained(model, device=device)
-    except FileNotFoundError as err:
-        if model is not None:
-            raise
-        raise FileNotFoundError(f"{err} (here: --model CHECKPOINT_DIR)") from None
-    return predictor if tiles == "model" else predictor.with_detection_tiles(tiles == "on")
-
-
 def _run_track(args: argparse.Namespace) -> int:
     from sam2_enhanced.cli.track import build_prompts, track_video
 
@@ -272,7 +260,7 @@ def _run_track(args: argparse.Namespace) -> int:
             f"video not found: {args.video}; give a video file or a folder of frames"
         )
     prompts = build_prompts(args.box, args.points, args.mask, args.obj_id, args.frame)
-    predictor = load_predictor(args.model, args.device, args.tiles)
+    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
     summary = track_video(
         predictor,
         args.video,
@@ -294,7 +282,7 @@ def _run_track(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from sam2_enhanced.cli.demo import demo_report, run_demo
 
-    predictor = load_predictor(args.model, args.device, args.tiles)
+    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
     result = run_demo(
         predictor, args.out, num_frames=args.frames, model_name=args.model or "default"
     )
@@ -324,7 +312,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         args.task,
         refs,
         methods,
-        lambda: load_predictor(args.model, args.device, args.tiles),
+        lambda: load_predictor(args.model, args.device, args.tiles, args.settings),
         args.out,
         meta,
         score_init_frame=args.score_init_frame,
@@ -341,7 +329,7 @@ def _run_threshold(args: argparse.Namespace) -> int:
     if args.metric == "f1" and args.candidates is not None:
         raise ValueError("--candidates is for --metric hota; --metric f1 tries every score")
     candidates = chooser.check_candidates(args.candidates or list(HOTA_CANDIDATES))
-    predictor = load_predictor(args.model, args.device, args.tiles)
+    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
     if args.metric == "hota":
         choice = chooser.choose_threshold_for_hota(
             predictor, args.videos, candidates, split=args.split, max_frames=args.max_frames

@@ -122,7 +122,7 @@ def run_memory_study(args: argparse.Namespace, load_predictor, argv: list[str]) 
     command = "sam2e " + shlex.join(argv)
     if args.report_only:
         return _print_report(write_report(args.out, report, _study_command(args.out, command)))
-    predictor = load_predictor(args.model, args.device, args.tiles)
+    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
     policies = select_policies(study_policies(predictor.config.memory_bank), args.policies)
     if args.list_policies:
         print("\n".join(_policy_lines(policies)))

@@ -245,10 +245,16 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"override must look like SECTION.KEY=VALUE with SECTION in {SECTIONS}, "
             f"e.g. train.lr=1e-4 or model.decoder.num_layers=3; got {text!r}"
         )
-    parsed = yaml.safe_load(value)
+    return path, parse_yaml_value(value)
+
+
+def parse_yaml_value(text: str) -> Any:
+    """A command-line value read as YAML (``1`` int, ``0.5`` float, ``null`` None, ``[2, 4]``
+    list, ``true`` bool, other text str), with ``1e-4`` read as a float."""
+    parsed = yaml.safe_load(text)
     if isinstance(parsed, str) and _EXPONENT_FLOAT.fullmatch(parsed.strip()):
         parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
-    return path, parsed
+    return parsed
 
 
 def apply_override(data: dict[str, Any], path: list[str], value: Any) -> None:
