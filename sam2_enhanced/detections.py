@@ -1,7 +1,9 @@
 """Turn one frame's model detections and object masks into a ``supervision.Detections``.
 
 Rows are (1) detector outputs above the threshold, each with the ``tracker_id`` of the prompted
-object it overlaps (and that object's mask) or else of a detection-driven track, (2) with a
+object it overlaps (and that object's mask) or else of a detection-driven track (a detection
+that overlaps a visible prompted object by ``match_iou`` but lost the one-to-one match to
+another detection is dropped, not tracked: it is a second box on that object), (2) with a
 ``low_threshold``, detector outputs between it and the threshold that continued a confirmed
 detection track (:mod:`sam2_enhanced.tracking`), and (3) visible prompted objects that no
 detection covered (box from the mask, confidence from the occlusion score). Coordinates are video
@@ -141,6 +143,9 @@ class DetectionBuilder:
             obj = state.objects[int(obj_ids[obj_index])]
             obj.class_id, obj.embedding = int(labels[d]), embeddings[d]
         free = track_ids < 0
+        if len(visible_idx) and len(boxes):  # a second box on a prompted object is that object's
+            on_object = iou_matrix(boxes, object_boxes[visible_idx]).max(axis=1) >= self.match_iou
+            free &= ~on_object
         if update_tracks:
             track_ids[free] = state.tracker.update(
                 boxes[free],
