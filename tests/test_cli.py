@@ -183,9 +183,13 @@ def test_load_predictor_refuses_an_unknown_tiles_value(model_dir):
         load_predictor(model_dir, "cpu", "yes")
 
 
-def test_track_with_tiles_on(tmp_path, clip, model_dir):
-    assert _track(clip[1], tmp_path, model_dir, "--max-frames", "2", "--tiles", "on") == 0
-    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 2
+def test_track_with_tiles_on_says_how_many(tmp_path, clip, model_dir, capsys):
+    small_tiles = ("--max-frames", "2", "--set", "detection_tiles.tile_side=32")
+    assert _track(clip[1], tmp_path / "on", model_dir, *small_tiles, "--tiles", "on") == 0
+    assert json.loads((tmp_path / "on" / "summary.json").read_text())["frames"] == 2
+    assert "detection tiles: " in capsys.readouterr().out
+    assert _track(clip[1], tmp_path / "off", model_dir, *small_tiles, "--tiles", "off") == 0
+    assert "detection tiles" not in capsys.readouterr().out
 
 
 def test_demo(tmp_path, model_dir, capsys):

@@ -273,6 +273,10 @@ def _run_track(args: argparse.Namespace) -> int:
         f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s, "
         f"{len(summary.objects)} prompted objects, {summary.detections} detections"
     )
+    frame_hw = (summary.height, summary.width)
+    if predictor.tiles.applies_to(frame_hw):
+        num_tiles = len(predictor.tiles.tiles(frame_hw))
+        print(f"detection tiles: {num_tiles} a frame (--tiles off: faster, no tiny objects)")
     for name, path in summary.files.items():
         if path is not None:
             print(f"{name}: {path}")
