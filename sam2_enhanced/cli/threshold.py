@@ -21,8 +21,7 @@ model's choice is in docs/architecture.md, "Choosing the detection threshold").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from sam2_enhanced.evaluation.harness import (
     PredictorDetections,
     detection_floor,
     mot_with_predictor,
+    tracker_thresholds,
 )
 from sam2_enhanced.evaluation.mot import MotMetrics, combine_mot_results, evaluate_mot
 
@@ -110,19 +110,13 @@ def check_candidates(candidates: list[float]) -> list[float]:
     return sorted(set(candidates))
 
 
-@contextmanager
-def tracking_threshold(predictor, threshold: float) -> Iterator[None]:
-    """Within the block the predictor tracks with ``tracker.det_threshold`` = ``threshold``; its
-    ``low_threshold`` (second association) stays where it is below ``threshold`` and is off
+def tracking_threshold(predictor, threshold: float) -> AbstractContextManager[float]:
+    """A context in which the predictor tracks with ``tracker.det_threshold`` = ``threshold``;
+    its ``low_threshold`` (second association) stays where it is below ``threshold`` and is off
     otherwise. Both are restored on exit."""
-    tracker_cfg = predictor.config.tracker
-    saved = tracker_cfg.det_threshold, tracker_cfg.low_threshold
-    low = saved[1] if saved[1] is not None and saved[1] < threshold else None
-    tracker_cfg.det_threshold, tracker_cfg.low_threshold = threshold, low
-    try:
-        yield
-    finally:
-        tracker_cfg.det_threshold, tracker_cfg.low_threshold = saved
+    low = predictor.config.tracker.low_threshold
+    kept = low if low is not None and low < threshold else None
+    return tracker_thresholds(predictor, threshold, kept)
 
 
 def choose_threshold_for_hota(

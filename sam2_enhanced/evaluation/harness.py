@@ -172,18 +172,28 @@ def check_floor(floor: float) -> None:
 
 
 @contextmanager
+def tracker_thresholds(
+    predictor, det_threshold: float, low_threshold: float | None
+) -> Iterator[float]:
+    """Within the block the predictor's ``tracker.det_threshold`` and ``low_threshold`` are the
+    given ones; yields the model's own ``det_threshold``. Both are restored on exit."""
+    tracker_cfg = predictor.config.tracker
+    saved = tracker_cfg.det_threshold, tracker_cfg.low_threshold
+    tracker_cfg.det_threshold, tracker_cfg.low_threshold = det_threshold, low_threshold
+    try:
+        yield saved[0]
+    finally:
+        tracker_cfg.det_threshold, tracker_cfg.low_threshold = saved
+
+
+@contextmanager
 def detection_floor(predictor, floor: float) -> Iterator[float]:
     """Within the block the predictor reports detections down to ``floor`` (and its second
     association, ``tracker.low_threshold``, is off); yields the model's own
     ``tracker.det_threshold``, restored on exit with ``low_threshold``."""
     check_floor(floor)
-    tracker_cfg = predictor.config.tracker
-    saved = tracker_cfg.det_threshold, tracker_cfg.low_threshold
-    tracker_cfg.det_threshold, tracker_cfg.low_threshold = floor, None
-    try:
-        yield saved[0]
-    finally:
-        tracker_cfg.det_threshold, tracker_cfg.low_threshold = saved
+    with tracker_thresholds(predictor, floor, None) as own:
+        yield own
 
 
 def empty_frame_tracks() -> FrameTracks:
