@@ -27,3 +27,22 @@ def test_an_8px_object_on_a_1280x720_frame_is_detected_with_the_default_settings
     target = np.repeat(video.boxes_xyxy[1, :1].astype(np.float64), len(detections), axis=0)
     ious = paired_box_iou(detections.xyxy.astype(np.float64), target)
     assert len(detections) and ious.max() >= 0.5
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        np.zeros((2, 512, 640, 3), np.uint8),  # all black, 12 tiles
+        np.full((2, 360, 640, 3), 255, np.uint8),  # all white
+        np.zeros((2, 20, 30, 3), np.uint8),  # smaller than one tile
+        np.full((2, 1, 1, 3), 7, np.uint8),  # a single pixel
+    ],
+    ids=["black", "white", "smaller-than-tile", "one-pixel"],
+)
+def test_frames_without_objects_give_no_detections(frames):
+    """Issue 11: an empty, all-black or smaller-than-a-tile frame gives no detection (and no
+    crash) with the default settings, tiles included."""
+    predictor = SAM2EnhancedVideoPredictor.from_pretrained(device="cpu")
+    state = predictor.init_state(frames)
+    counts = [len(detections) for *_, detections in predictor.propagate_in_video(state)]
+    assert counts == [0, 0]
