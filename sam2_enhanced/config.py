@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import yaml
 
 PROPOSAL_LEVELS = ("tokens", "highres")  # values of model.decoder.proposal_level
+# the ModelConfig sections a video predictor may replace for itself (inference-time choices)
+INFERENCE_SECTIONS = ("tracker", "memory_bank", "search_window", "detection_tiles")
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from sam2_enhanced.config import (
+    INFERENCE_SECTIONS,
     DetectionTilesConfig,
     MemoryBankConfig,
     SearchWindowConfig,
@@ -124,10 +125,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         """A predictor on the same model and device with some of its inference-time config
         sections (``memory_bank``, ``tracker``, ``search_window``, ``detection_tiles``) replaced
         and the others kept, e.g. ``with_settings(tracker=TrackerConfig(det_threshold=0.4))``."""
-        kept = {
-            name: getattr(self.config, name)
-            for name in ("memory_bank", "tracker", "search_window", "detection_tiles")
-        }
+        kept = {name: getattr(self.config, name) for name in INFERENCE_SECTIONS}
         unknown = sorted(set(sections) - set(kept))
         if unknown:
             raise TypeError(

@@ -10,9 +10,10 @@ Two stages, both Hungarian (``scipy.optimize.linear_sum_assignment``):
    track is reported once it has been matched ``min_hits`` times.
 
 Rows marked low-score (ByteTrack's second association, Zhang et al., ECCV 2022) are matched, by
-the same cost, only to the confirmed tracks that no other row continued, and never start a track:
-a small object whose score dips below the threshold for a few frames keeps its track and its box
-is reported, while low-score clutter away from tracks is not.
+the same cost, only to confirmed tracks that were matched on the previous frame and that no other
+row continued, gated by IoU alone (no centre gate), and never start a track: a small object whose
+score dips below the threshold for a few frames keeps its track and its box is reported, while
+low-score clutter away from tracks is not.
 """
 
 from __future__ import annotations

@@ -9,17 +9,16 @@ model folder is not touched. ``--tiles on|off`` is applied after ``--set``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from sam2_enhanced.config import from_dict, to_dict
+from sam2_enhanced.config import INFERENCE_SECTIONS, from_dict, to_dict
 from sam2_enhanced.training.config import parse_yaml_value
 
 TILE_CHOICES = ("model", "on", "off")  # --tiles: the checkpoint's setting, or forced
-SETTING_SECTIONS = ("tracker", "memory_bank", "search_window", "detection_tiles")  # --set
+SETTING_SECTIONS = INFERENCE_SECTIONS  # the sections --set may change
 
 
 def parse_settings(config, texts: Sequence[str]) -> dict[str, Any]:
@@ -76,7 +75,4 @@ def load_predictor(
         raise FileNotFoundError(f"{err} (here: --model CHECKPOINT_DIR)") from None
     if settings:
         predictor = predictor.with_settings(**parse_settings(predictor.config, settings))
-    if tiles != "model":
-        tiles_cfg = dataclasses.replace(predictor.config.detection_tiles, use_tiles=tiles == "on")
-        predictor = predictor.with_settings(detection_tiles=tiles_cfg)
-    return predictor
+    return predictor if tiles == "model" else predictor.with_detection_tiles(tiles == "on")
