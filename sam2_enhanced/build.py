@@ -17,6 +17,7 @@ from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, build_dinov2_co
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.highres_proposals import HighResProposalMap
+from sam2_enhanced.modeling.motion_branch import MotionBranch
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
 from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
@@ -117,6 +118,11 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
         ),
         num_det_tokens=cfg.memory_encoder.num_det_tokens,
         det_token_threshold=cfg.memory_encoder.det_token_threshold,
+        motion_branch=(
+            MotionBranch(hidden_dim=cfg.decoder.motion_dim, d_model=d_model)
+            if cfg.decoder.motion_dim > 0
+            else None
+        ),
     )
     model.config = cfg
     return model

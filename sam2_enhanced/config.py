@@ -88,8 +88,12 @@ class DecoderConfig:
     # the stride-4 proposal map, one per dilation (needs proposal_level "highres")
     query_nms_iou: float | None = None  # distinct queries: a proposal whose box overlaps a
     # better one by more than this IoU is not selected (class-agnostic NMS, DDQ); None: peaks
+    motion_dim: int = 0  # > 0: a motion branch of this width turns the difference to the
+    # neighbouring frame into a map the detector adds to its stride-4 level; 0: off
 
     def __post_init__(self) -> None:
+        if self.motion_dim < 0:
+            raise ValueError(f"decoder.motion_dim must be >= 0 (0: off), got {self.motion_dim}")
         if self.query_nms_iou is not None and not 0.0 < self.query_nms_iou <= 1.0:
             raise ValueError(
                 f"decoder.query_nms_iou must be in (0, 1] or null (off), got {self.query_nms_iou}"

@@ -28,7 +28,11 @@ class FrameMemoryMixin:
     def encode(self, state: VideoState, frame_idx: int, frame: Tensor) -> EncoderOutput:
         """Encoder output of a frame, reusing the newest one (several prompts on one frame)."""
         if state.features is None or state.features[0] != frame_idx:
-            state.features = (frame_idx, self.model.encode_image(frame.to(self.device)))
+            neighbour = state.neighbour_frame(frame_idx) if self.model.uses_motion else None
+            if neighbour is not None:
+                neighbour = state.loader.get(neighbour).to(self.device)  # (1, 3, S, S)
+            encoded = self.model.encode_image(frame.to(self.device), neighbour)
+            state.features = (frame_idx, encoded)
         return state.features[1]
 
     def read_memory(self, state: VideoState, obj_id: int, frame_idx: int):

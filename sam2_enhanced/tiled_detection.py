@@ -53,15 +53,29 @@ class TiledDetector:
             max_tiles=self.cfg.max_tiles,
         )
 
-    def detect_tiles(self, frame: Tensor, tiles_xyxy: Tensor, scene_tokens: Tensor | None):
+    def detect_tiles(
+        self,
+        frame: Tensor,
+        tiles_xyxy: Tensor,
+        scene_tokens: Tensor | None,
+        neighbour: Tensor | None = None,
+    ):
         """(3, H, W) uint8 frame, (T, 4) tiles -> logits (T, N, C), boxes cxcywh over each tile
-        (T, N, 4) and query states (T, N, d), in batches of ``batch_size`` tiles."""
+        (T, N, 4) and query states (T, N, d), in batches of ``batch_size`` tiles.
+
+        ``neighbour``: (3, H, W) uint8 neighbouring frame whose same tiles feed a motion branch
+        (None: no motion map)."""
         device = next(self.model.parameters()).device
+        size = self.model.image_size
         logits, boxes, states = [], [], []
         for start in range(0, tiles_xyxy.shape[0], self.cfg.batch_size):
             chunk = tiles_xyxy[start : start + self.cfg.batch_size]
-            images = crop_windows(frame, chunk, self.model.image_size) / 255.0  # (b, 3, S, S)
-            out = self.model.detect(self.model.encode_image(images.to(device)), scene_tokens)
+            images = crop_windows(frame, chunk, size) / 255.0  # (b, 3, S, S)
+            neighbours = None
+            if neighbour is not None:
+                neighbours = (crop_windows(neighbour, chunk, size) / 255.0).to(device)
+            encoded = self.model.encode_image(images.to(device), neighbours)
+            out = self.model.detect(encoded, scene_tokens)
             logits.append(out.refined_logits)
             boxes.append(out.refined_boxes_cxcywh)
             states.append(out.query_states)
@@ -85,8 +99,10 @@ class TiledDetector:
         if not self.applies_to(frame_hw):
             return detections
         tiles = self.tiles(frame_hw)
+        neighbour_idx = state.neighbour_frame(frame_idx) if self.model.uses_motion else None
+        neighbour = None if neighbour_idx is None else state.loader.raw(neighbour_idx)
         tile_logits, tile_boxes, tile_states = self.detect_tiles(
-            state.loader.raw(frame_idx), tiles, scene_tokens
+            state.loader.raw(frame_idx), tiles, scene_tokens, neighbour
         )
         height, width = frame_hw
         size = torch.tensor([width, height, width, height], dtype=torch.float32)

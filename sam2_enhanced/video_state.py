@@ -193,6 +193,15 @@ class VideoState:
         """Frames in the video (None for a live stream)."""
         return self.frames.num_frames
 
+    def neighbour_frame(self, frame_idx: int) -> int | None:
+        """The frame a motion branch compares ``frame_idx`` with: the one before it; for frame
+        0 the one after it (None on a live stream or a one-frame video: no motion)."""
+        if frame_idx > 0:
+            return frame_idx - 1
+        if self.frames.is_live or (self.num_frames or 0) < 2:
+            return None
+        return 1
+
     @property
     def obj_ids(self) -> list[int]:
         """Object ids in the order they were added (SAM 2's ``obj_ids``)."""
@@ -208,7 +217,8 @@ class VideoState:
         if self.features is None:
             return 0
         out = self.features[1]
-        return tensor_bytes(out.features, out.pos, out.fpn_s1, out.fpn_s0)
+        motion = () if out.motion is None else (out.motion,)
+        return tensor_bytes(out.features, out.pos, out.fpn_s1, out.fpn_s0, *motion)
 
     def prompted_frames(self) -> list[int]:
         """Sorted frames holding a prompt of any object."""

@@ -70,8 +70,8 @@ def test_tile_detection_lands_at_its_video_pixels(predictor, video, monkeypatch)
     tiles = predictor.tiles.tiles((H, W))
     detect_tiles = predictor.tiles.detect_tiles
 
-    def one_box(frame, tiles_xyxy, scene_tokens):
-        logits, boxes, states = detect_tiles(frame, tiles_xyxy, scene_tokens)
+    def one_box(frame, tiles_xyxy, scene_tokens, neighbour=None):
+        logits, boxes, states = detect_tiles(frame, tiles_xyxy, scene_tokens, neighbour)
         logits = torch.full_like(logits, -20.0)
         logits[1, 0, 2] = 20.0  # class 2, tile 1, query 0
         boxes[1, 0] = torch.tensor([0.5, 0.5, 0.25, 0.25])

@@ -318,6 +318,45 @@ def test_freeze_all_but_refuses_unknown_parts():
         freeze_all_but(build_model(load_config("tiny")), ("decoder",))
 
 
+def test_fast_parts_train_at_the_scaled_rate(tmp_path):
+    trainer = tiny_trainer(
+        tmp_path,
+        "train.trainable=[detr_decoder,detection_head]",
+        "train.fast_parts=[detection_head]",
+        "train.fast_lr_scale=5.0",
+    )
+    rate = {
+        id(p): group["initial_lr"]
+        for group in trainer.optimizer.param_groups
+        for p in group["params"]
+    }
+    lr = trainer.cfg.lr
+    for name, param in trainer.model.named_parameters():
+        part = name.split(".")[0]
+        if part == "detection_head":
+            assert rate[id(param)] == pytest.approx(5.0 * lr), name
+        elif part == "detr_decoder" and param.requires_grad:
+            assert rate[id(param)] == pytest.approx(lr), name
+        else:
+            assert id(param) not in rate or not param.requires_grad, name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["train.fast_lr_scale=0.0"], "fast_lr_scale must be > 0"),
+        (
+            ["train.trainable=[detr_decoder]", "train.fast_parts=[detection_head]"],
+            "must be among train.trainable",
+        ),
+        (["train.fast_parts=[motion]"], r"fast_parts names unknown model parts \['motion'\]"),
+    ],
+)
+def test_bad_fast_parts_are_refused(tmp_path, overrides, error):
+    with pytest.raises(ValueError, match=error):
+        tiny_trainer(tmp_path, *overrides)
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [

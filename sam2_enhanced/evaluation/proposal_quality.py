@@ -27,6 +27,7 @@ from sam2_enhanced.data.clip_dataset import SyntheticClipDataset
 from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.evaluation.mot import detection_ap
+from sam2_enhanced.modeling.motion_branch import neighbour_index
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.training.dense_proposals import dense_assignment
 from sam2_enhanced.training.detection_targets import detection_targets
@@ -118,8 +119,10 @@ def proposal_quality(
     try:
         for i in range(num_videos):
             sample = dataset[i]
+            images = resize_frames(sample.frames, model.image_size)  # (T, 3, S, S)
+            neighbours = images[neighbour_index(images.shape[0])]  # (T, 3, S, S)
             frames = sample.frames[::frame_stride]  # (T', 3, H, W)
-            encoded = model.encode_image(resize_frames(frames, model.image_size))
+            encoded = model.encode_image(images[::frame_stride], neighbours[::frame_stride])
             for k in range(frames.shape[0]):
                 _frame(
                     model, encoded.select(slice(k, k + 1)), sample, k * frame_stride, min_size, acc

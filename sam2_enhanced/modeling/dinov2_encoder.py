@@ -25,12 +25,23 @@ class EncoderOutput:
     pos: Tensor  # (B, d, g, g) sine position encoding of ``features``
     fpn_s1: Tensor  # (B, d, 2g, 2g) stride-8 level
     fpn_s0: Tensor  # (B, d, 4g, 4g) stride-4 level (mask decoder and small-object refinement)
+    motion: Tensor | None = None  # (B, d, 4g, 4g) the detector's motion map added to fpn_s0
+    # (``modeling/motion_branch.py``); None: no motion branch or no neighbouring frame
 
     def select(self, index: Tensor | slice) -> EncoderOutput:
         """Rows ``index`` of every field (e.g. expand one frame to several objects)."""
         return EncoderOutput(
-            self.features[index], self.pos[index], self.fpn_s1[index], self.fpn_s0[index]
+            self.features[index],
+            self.pos[index],
+            self.fpn_s1[index],
+            self.fpn_s0[index],
+            None if self.motion is None else self.motion[index],
         )
+
+    @property
+    def detection_s0(self) -> Tensor:
+        """(B, d, 4g, 4g) the stride-4 level the detector reads: ``fpn_s0`` plus motion."""
+        return self.fpn_s0 if self.motion is None else self.fpn_s0 + self.motion
 
 
 def build_dinov2_config(

@@ -26,6 +26,7 @@ from sam2_enhanced.modeling.detr_decoder import DetrDecoder
 from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, EncoderOutput
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention, MemoryTokens
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
+from sam2_enhanced.modeling.motion_branch import MotionBranch
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput, SamMaskHead
 from sam2_enhanced.modeling.search_window import to_frame_coords
 
@@ -114,9 +115,11 @@ class SAM2EnhancedBase(nn.Module):
         memory_encoder: EnhancedMemoryEncoder,
         num_det_tokens: int,
         det_token_threshold: float,
+        motion_branch: MotionBranch | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.motion_branch = motion_branch
         self.memory_attention = memory_attention
         self.detr_decoder = detr_decoder
         self.detection_head = detection_head
@@ -135,9 +138,30 @@ class SAM2EnhancedBase(nn.Module):
         """Side of mask logits and mask prompts (4x the token grid)."""
         return self.mask_head.mask_input_size[0]
 
-    def encode_image(self, images: Tensor) -> EncoderOutput:
-        """(B, 3, S, S) RGB in [0, 1] -> multi-scale features."""
-        return self.encoder(images)
+    @property
+    def uses_motion(self) -> bool:
+        """The detector reads a motion map: :meth:`encode_image` wants each frame's neighbour."""
+        return self.motion_branch is not None
+
+    def encode_image(self, images: Tensor, neighbours: Tensor | None = None) -> EncoderOutput:
+        """(B, 3, S, S) RGB in [0, 1] -> multi-scale features.
+
+        ``neighbours``: (B, 3, S, S) each frame's neighbouring frame (see
+        :func:`~sam2_enhanced.modeling.motion_branch.neighbour_index`), for a model with a motion
+        branch; ignored without one; None: no motion map.
+        """
+        encoded = self.encoder(images)
+        if self.motion_branch is not None and neighbours is not None:
+            if neighbours.shape != images.shape:
+                raise ValueError(
+                    f"neighbours must have the frames' shape {tuple(images.shape)}, "
+                    f"got {tuple(neighbours.shape)}"
+                )
+            difference = (images - neighbours) / self.encoder.pixel_std  # (B, 3, S, S)
+            encoded.motion = self.motion_branch(
+                difference, tuple(encoded.fpn_s0.shape[-2:])
+            )  # (B, d, 4g, 4g)
+        return encoded
 
     def memory_pos(self, num_memories: int, like: Tensor) -> Tensor:
         """Sine position encoding of ``num_memories`` spatial memories: (S, mem_dim, g, g)."""
@@ -188,7 +212,7 @@ class SAM2EnhancedBase(nn.Module):
         features = self.memory_attention(
             frame.features, frame.pos, self.scene_memory_tokens(scene_tokens)
         )
-        decoded = self.detr_decoder(features, frame.pos, denoising, frame.fpn_s0)
+        decoded = self.detr_decoder(features, frame.pos, denoising, frame.detection_s0)
         class_logits, boxes = self.detection_head(decoded.states, decoded.reference_boxes)
         denoising_logits = denoising_boxes = None
         if decoded.denoising_states is not None:
@@ -196,7 +220,7 @@ class SAM2EnhancedBase(nn.Module):
                 decoded.denoising_states, decoded.denoising_reference
             )  # (L, B, D, C), (L, B, D, 4)
         refined_logits, refined_boxes = self.refinement_head(
-            decoded.states[-1], class_logits[-1], boxes[-1], frame.fpn_s0
+            decoded.states[-1], class_logits[-1], boxes[-1], frame.detection_s0
         )
         return DetectionOutput(
             class_logits=class_logits,

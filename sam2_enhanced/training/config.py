@@ -113,6 +113,9 @@ class TrainConfig:
     window_scale_jitter: float = 0.25  # std of the log window-side scale
     trainable: tuple[str, ...] = ()  # the model's top-level parts to train (e.g. detr_decoder,
     # detection_head, refinement_head: the detector alone, tracking untouched); empty: all
+    fast_parts: tuple[str, ...] = ()  # top-level parts trained at lr * fast_lr_scale (parts
+    # new to an initial checkpoint, e.g. motion_branch); empty: every part at lr
+    fast_lr_scale: float = 10.0  # learning-rate factor of fast_parts (> 0)
     window_context: float = 1.0  # window clips' frames are cut this many times larger than
     # their windows, so the step can place windows of its own (needed by prob_drift_window)
     prob_drift_window: float = 0.0  # share of tracked frames whose window follows the model's
@@ -126,6 +129,13 @@ class TrainConfig:
     # previous-centre click) is withheld on a frame, as after a loss (prompts.drop_previous)
 
     def __post_init__(self) -> None:
+        if self.fast_lr_scale <= 0:
+            raise ValueError(f"train.fast_lr_scale must be > 0, got {self.fast_lr_scale}")
+        if self.trainable and not set(self.fast_parts) <= set(self.trainable):
+            raise ValueError(
+                f"train.fast_parts {list(self.fast_parts)} must be among train.trainable "
+                f"{list(self.trainable)}; a frozen part does not train at any rate"
+            )
         positive = ("steps", "batch_size", "clip_len", "num_train_videos", "max_objects_per_clip")
         for name in (*positive, "max_init_points", "log_interval", "ckpt_interval"):
             if getattr(self, name) < 1:

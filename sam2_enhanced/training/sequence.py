@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from sam2_enhanced.data.clip_dataset import ClipBatch
 from sam2_enhanced.modeling.denoising import DenoisingQueries
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
+from sam2_enhanced.modeling.motion_branch import neighbour_index
 from sam2_enhanced.modeling.sam2_base_enhanced import (
     ObjectPrompts,
     SAM2EnhancedBase,
@@ -59,6 +60,8 @@ def resize_frames(frames: Tensor, image_size: int) -> Tensor:
 def split_frames(encoded: EncoderOutput) -> list[EncoderOutput]:
     """A batch of B encoded frames -> B single-frame outputs (one cheap split in backward)."""
     fields = (encoded.features, encoded.pos, encoded.fpn_s1, encoded.fpn_s0)
+    if encoded.motion is not None:
+        fields = (*fields, encoded.motion)
     return [EncoderOutput(*parts) for parts in zip(*(f.split(1) for f in fields), strict=True)]
 
 
@@ -118,6 +121,12 @@ class SequenceLoss(nn.Module):
             proposal_assignment=cfg.proposal_assignment,
             proposal_radius=cfg.proposal_radius,
         )
+        if model.uses_motion and cfg.use_windows:
+            raise ValueError(
+                "a model with a motion branch (model.decoder.motion_dim > 0) trains on whole "
+                "frames only, got train.use_windows: true; a window's neighbour would be another "
+                "window. Set use_windows: false or train a model without the branch"
+            )
         if cfg.dn_groups > 0 and model.detr_decoder.denoising_label_embed is None:
             raise ValueError(
                 f"train.dn_groups={cfg.dn_groups} needs a model built with "
@@ -135,7 +144,12 @@ class SequenceLoss(nn.Module):
         num_clips, num_frames = batch.frames.shape[:2]
         if batch.context_xyxy is None:  # every frame's input is known: encode them in one batch
             images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)
-            frames = split_frames(self.model.encode_image(images))  # B*T inputs (S x S)
+            neighbours = None
+            if self.model.uses_motion:  # each frame's neighbour within its clip
+                within = neighbour_index(num_frames)
+                index = [b * num_frames + n for b in range(num_clips) for n in within]
+                neighbours = images[index]  # (B*T, 3, S, S)
+            frames = split_frames(self.model.encode_image(images, neighbours))  # B*T inputs
         total = batch.frames.new_zeros(())
         terms = dict.fromkeys(LOSS_TERMS, 0.0)
         for b in range(num_clips):

@@ -74,15 +74,33 @@ def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: 
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on matrices and kernels only (not on norms, biases, embeddings vectors)."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
+def _param_groups(
+    model: torch.nn.Module,
+    weight_decay: float,
+    lr: float,
+    fast_parts: tuple[str, ...] = (),
+    fast_lr_scale: float = 1.0,
+) -> list[dict]:
+    """Weight decay on matrices and kernels only (not on norms, biases, embeddings vectors);
+    the top-level parts named in ``fast_parts`` at ``lr * fast_lr_scale``, the rest at ``lr``."""
+    parts = dict(model.named_children())
+    unknown = sorted(set(fast_parts) - set(parts))
+    if unknown:
+        raise ValueError(
+            f"train.fast_parts names unknown model parts {unknown}; the parts are {sorted(parts)}"
+        )
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, part in parts.items():
+        for param in part.parameters():
+            if param.requires_grad:
+                groups.setdefault((name in fast_parts, param.ndim < 2), []).append(param)
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {
+            "params": params,
+            "weight_decay": 0.0 if no_decay else weight_decay,
+            "lr": lr * (fast_lr_scale if fast else 1.0),
+        }
+        for (fast, no_decay), params in sorted(groups.items())
     ]
 
 
@@ -151,7 +169,14 @@ class Trainer:
             else None
         )
         self.optimizer = torch.optim.AdamW(
-            _param_groups(self.model, self.cfg.weight_decay), lr=self.cfg.lr
+            _param_groups(
+                self.model,
+                self.cfg.weight_decay,
+                self.cfg.lr,
+                self.cfg.fast_parts,
+                self.cfg.fast_lr_scale,
+            ),
+            lr=self.cfg.lr,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,

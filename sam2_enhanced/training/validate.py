@@ -31,6 +31,7 @@ from sam2_enhanced.data.clip_dataset import SyntheticClipDataset
 from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.evaluation.mot import detection_ap
+from sam2_enhanced.modeling.motion_branch import neighbour_index
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts, SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.training.losses import mask_iou
@@ -96,7 +97,8 @@ def track_video(model: SAM2EnhancedBase, sample) -> VideoPredictions:
     frames = sample.frames.to(device)  # (T, 3, H, W)
     num_frames, _, height, width = frames.shape
     masks, boxes = sample.masks.to(device), sample.boxes_xyxy.to(device)
-    encoded = model.encode_image(resize_frames(frames, model.image_size))
+    images = resize_frames(frames, model.image_size)  # (T, 3, S, S)
+    encoded = model.encode_image(images, images[neighbour_index(num_frames)])
     visible = (masks.flatten(2) > 0.5).any(dim=2)  # (T, O)
     starts = [int(torch.nonzero(visible[:, o])[0]) for o in range(masks.shape[1])]
     histories = [ObjectHistory.from_config(model.config.memory_bank) for _ in starts]
