@@ -6,10 +6,13 @@ import pytest
 import torch
 
 from sam2_enhanced import build_model, build_predictor, load_config
-from sam2_enhanced.config import DecoderConfig, DetectionTilesConfig
+from sam2_enhanced.config import DecoderConfig, DetectionTilesConfig, SearchWindowConfig
+from sam2_enhanced.data.clip_dataset import SyntheticClipDataset, collate_clips
+from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.motion_branch import MotionBranch, neighbour_index
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.sequence import SequenceLoss
+from sam2_enhanced.training.window_clips import WindowClipDataset
 from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 
 S = 112  # the tiny model's input side
@@ -108,9 +111,33 @@ def test_detection_losses_reach_the_branch():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
-def test_window_training_is_refused_with_a_motion_branch():
-    with pytest.raises(ValueError, match="trains on whole frames only"):
-        SequenceLoss(build_model(motion_cfg()), TrainConfig(use_windows=True))
+def clip_loss_grads(batch) -> torch.Tensor:
+    """Summed gradient magnitude that one clip loss gives the motion branch."""
+    torch.manual_seed(0)
+    model = awake(build_model(motion_cfg())).train()
+    SequenceLoss(model, TrainConfig())(batch, torch.Generator().manual_seed(0)).total.backward()
+    grads = [p.grad for p in model.motion_branch.parameters()]
+    return sum(0.0 if g is None else float(g.abs().sum()) for g in grads)
+
+
+def test_whole_frame_clips_train_the_branch_and_window_clips_leave_it_alone():
+    cfg = SyntheticVideoConfig(
+        height=56, width=56, num_frames=3, max_objects=2, min_object_size=6, max_object_size=20
+    )
+    frames = SyntheticClipDataset(2, 3, cfg)
+    assert clip_loss_grads(collate_clips([frames[0], frames[1]])) > 0
+    windows = WindowClipDataset(
+        2,
+        3,
+        SyntheticVideoConfig(num_frames=3),
+        0,
+        image_size=S,
+        window=SearchWindowConfig(),
+        frame_sizes=[(96, 128)],
+        centre_jitter=0.0,
+        scale_jitter=0.0,
+    )
+    assert clip_loss_grads(collate_clips([windows[0], windows[1]])) == 0
 
 
 def test_save_and_reload_keep_the_branch(model, tmp_path):

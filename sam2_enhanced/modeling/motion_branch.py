@@ -1,13 +1,14 @@
 """Motion branch: what changed since a neighbouring frame, as a stride-4 map for the detector.
 
-A small moving object in clutter is hard to tell from the clutter in one frame and easy in the
-difference of two frames: on the synthetic videos the mean absolute difference inside objects is
-a median 9x that of the rest of the frame. The branch turns ``frame - neighbour`` (normalized
-pixels, model input size) into a ``d_model`` map at stride 4 that is added to the detector's
-high-res level (``EncoderOutput.fpn_s0``, read by the stride-4 proposals and the small-object
-refinement); the masks keep reading the encoder's own maps. Every convolution is bias-free and
-the last one starts at zero, so a model fine-tuned with the branch starts from the function it
-had without it, and a frame without a neighbour (a zero difference) gets exactly no motion.
+A small moving object in clutter is hard to tell from the clutter in one frame and stands out
+in the difference of two frames (where it moved, turned or flickered). The branch turns
+``frame - neighbour`` (normalized pixels, model input size) into a ``d_model`` map at stride 4
+that is added to the detector's high-res level (``EncoderOutput.fpn_s0``, read by the stride-4
+proposals and the small-object refinement); the masks keep reading the encoder's own maps.
+Every convolution is bias-free and the last one starts at zero, so a model fine-tuned with the
+branch starts from the function it had without it, and a frame without a neighbour (a zero
+difference) gets exactly no motion. A branch this new learns slowly at a fine-tune's learning
+rate: train it with ``train.fast_parts: [motion_branch]``.
 
 A frame's neighbour is the frame before it; the first frame's is the second
 (:func:`neighbour_index`).

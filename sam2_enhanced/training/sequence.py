@@ -121,12 +121,6 @@ class SequenceLoss(nn.Module):
             proposal_assignment=cfg.proposal_assignment,
             proposal_radius=cfg.proposal_radius,
         )
-        if model.uses_motion and cfg.use_windows:
-            raise ValueError(
-                "a model with a motion branch (model.decoder.motion_dim > 0) trains on whole "
-                "frames only, got train.use_windows: true; a window's neighbour would be another "
-                "window. Set use_windows: false or train a model without the branch"
-            )
         if cfg.dn_groups > 0 and model.detr_decoder.denoising_label_embed is None:
             raise ValueError(
                 f"train.dn_groups={cfg.dn_groups} needs a model built with "
@@ -145,7 +139,9 @@ class SequenceLoss(nn.Module):
         if batch.context_xyxy is None:  # every frame's input is known: encode them in one batch
             images = resize_frames(batch.frames.flatten(0, 1), self.model.image_size)
             neighbours = None
-            if self.model.uses_motion:  # each frame's neighbour within its clip
+            # each whole frame's neighbour within its clip; windows get none (a window's
+            # neighbour would be another window; the predictor detects on whole frames only)
+            if self.model.uses_motion and batch.windows_xyxy is None:
                 within = neighbour_index(num_frames)
                 index = [b * num_frames + n for b in range(num_clips) for n in within]
                 neighbours = images[index]  # (B*T, 3, S, S)
