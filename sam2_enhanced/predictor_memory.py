@@ -26,11 +26,14 @@ class FrameMemoryMixin:
     """Encoding, memories and outputs of one frame (see the module docstring)."""
 
     def encode(self, state: VideoState, frame_idx: int, frame: Tensor) -> EncoderOutput:
-        """Encoder output of a frame, reusing the newest one (several prompts on one frame)."""
+        """Encoder output of a frame, reusing the newest one (several prompts on one frame);
+        with a motion branch, also the difference to its neighbouring frame
+        (:meth:`VideoState.neighbour_frame`)."""
         if state.features is None or state.features[0] != frame_idx:
-            neighbour = state.neighbour_frame(frame_idx) if self.model.uses_motion else None
-            if neighbour is not None:
-                neighbour = state.loader.get(neighbour).to(self.device)  # (1, 3, S, S)
+            neighbour_idx = state.neighbour_frame(frame_idx) if self.model.uses_motion else None
+            neighbour = None
+            if neighbour_idx is not None:
+                neighbour = state.loader.get(neighbour_idx).to(self.device)  # (1, 3, S, S)
             encoded = self.model.encode_image(frame.to(self.device), neighbour)
             state.features = (frame_idx, encoded)
         return state.features[1]

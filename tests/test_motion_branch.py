@@ -176,6 +176,17 @@ def test_the_predictor_compares_each_frame_with_its_neighbour(num_frames, frame_
         torch.testing.assert_close(encoded.motion, ref.motion)
 
 
+def test_a_live_stream_has_no_neighbour_for_its_first_frame():
+    torch.manual_seed(0)
+    predictor = build_predictor(motion_cfg(), device="cpu")
+    awake(predictor.model)
+    state = predictor.init_state(iter(video(4)))
+    assert state.neighbour_frame(0) is None and state.neighbour_frame(3) == 2
+    outputs = list(predictor.propagate_in_video(state))
+    assert [out[0] for out in outputs] == [0, 1, 2, 3]
+    assert state.features[0] == 3 and state.features[1].motion is not None
+
+
 @pytest.mark.parametrize("use_tiles", [False, True])
 def test_propagation_with_motion_gives_detections_in_video_pixels(use_tiles):
     torch.manual_seed(0)
