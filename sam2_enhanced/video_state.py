@@ -21,6 +21,7 @@ from torch import Tensor
 from sam2_enhanced.data.frames import FrameSource
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryBank
+from sam2_enhanced.modeling.motion_branch import neighbour_of
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.tracking import DetectionTracker
@@ -196,11 +197,7 @@ class VideoState:
     def neighbour_frame(self, frame_idx: int) -> int | None:
         """The frame a motion branch compares ``frame_idx`` with: the one before it; for frame
         0 the one after it (None on a live stream or a one-frame video: no motion)."""
-        if frame_idx > 0:
-            return frame_idx - 1
-        if self.frames.is_live or (self.num_frames or 0) < 2:
-            return None
-        return 1
+        return neighbour_of(frame_idx, self.num_frames)  # a live stream's num_frames is None
 
     @property
     def obj_ids(self) -> list[int]:

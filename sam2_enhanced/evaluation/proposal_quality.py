@@ -119,10 +119,12 @@ def proposal_quality(
     try:
         for i in range(num_videos):
             sample = dataset[i]
-            images = resize_frames(sample.frames, model.image_size)  # (T, 3, S, S)
-            neighbours = images[neighbour_index(images.shape[0])]  # (T, 3, S, S)
             frames = sample.frames[::frame_stride]  # (T', 3, H, W)
-            encoded = model.encode_image(images[::frame_stride], neighbours[::frame_stride])
+            neighbours = None
+            if model.uses_motion:  # each kept frame's neighbour in the whole video
+                index = neighbour_index(sample.frames.shape[0])[::frame_stride]
+                neighbours = resize_frames(sample.frames[index], model.image_size)
+            encoded = model.encode_image(resize_frames(frames, model.image_size), neighbours)
             for k in range(frames.shape[0]):
                 _frame(
                     model, encoded.select(slice(k, k + 1)), sample, k * frame_stride, min_size, acc

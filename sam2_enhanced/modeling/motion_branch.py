@@ -22,12 +22,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def neighbour_of(frame_idx: int, num_frames: int | None) -> int | None:
+    """The frame that frame ``frame_idx`` is compared with: ``frame_idx - 1``, and 1 for frame 0;
+    None for frame 0 of a one-frame video or of a stream of unknown length (``num_frames`` None:
+    the next frame is not there yet)."""
+    if frame_idx > 0:
+        return frame_idx - 1
+    return 1 if num_frames is not None and num_frames > 1 else None
+
+
 def neighbour_index(num_frames: int) -> list[int]:
-    """Index of each frame's neighbour among ``num_frames`` consecutive frames: ``t - 1``, and
-    1 for frame 0 (0 itself when there is one frame: no motion)."""
+    """Index of each frame's neighbour among ``num_frames`` consecutive frames
+    (:func:`neighbour_of`; frame 0 of a one-frame clip is its own: no motion)."""
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    return [1 if num_frames > 1 else 0] + list(range(num_frames - 1))
+    return [t if (n := neighbour_of(t, num_frames)) is None else n for t in range(num_frames)]
 
 
 class MotionBranch(nn.Module):
