@@ -119,7 +119,11 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
         num_det_tokens=cfg.memory_encoder.num_det_tokens,
         det_token_threshold=cfg.memory_encoder.det_token_threshold,
         motion_branch=(
-            MotionBranch(hidden_dim=cfg.decoder.motion_dim, d_model=d_model)
+            MotionBranch(
+                hidden_dim=cfg.decoder.motion_dim,
+                d_model=d_model,
+                use_alignment=cfg.decoder.use_motion_alignment,
+            )
             if cfg.decoder.motion_dim > 0
             else None
         ),

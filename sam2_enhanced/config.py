@@ -90,10 +90,17 @@ class DecoderConfig:
     # better one by more than this IoU is not selected (class-agnostic NMS, DDQ); None: peaks
     motion_dim: int = 0  # > 0: a motion branch of this width turns the difference to the
     # neighbouring frame into a map the detector adds to its stride-4 level; 0: off
+    use_motion_alignment: bool = False  # shift the neighbour onto the frame by the global
+    # camera shift before differencing (``modeling/neighbour_alignment.py``; needs motion_dim)
 
     def __post_init__(self) -> None:
         if self.motion_dim < 0:
             raise ValueError(f"decoder.motion_dim must be >= 0 (0: off), got {self.motion_dim}")
+        if self.use_motion_alignment and self.motion_dim == 0:
+            raise ValueError(
+                "decoder.use_motion_alignment needs a motion branch: set decoder.motion_dim > 0 "
+                "or use_motion_alignment false"
+            )
         if self.query_nms_iou is not None and not 0.0 < self.query_nms_iou <= 1.0:
             raise ValueError(
                 f"decoder.query_nms_iou must be in (0, 1] or null (off), got {self.query_nms_iou}"

@@ -8,7 +8,10 @@ proposals and the small-object refinement); the masks keep reading the encoder's
 Every convolution is bias-free and the last one starts at zero, so a model fine-tuned with the
 branch starts from the function it had without it, and a frame without a neighbour (a zero
 difference) gets exactly no motion. A branch this new learns slowly at a fine-tune's learning
-rate: train it with ``train.fast_parts: [motion_branch]``.
+rate: train it with ``train.fast_parts: [motion_branch]``. With ``use_alignment`` the neighbour
+is first shifted onto the frame by the global camera shift
+(:mod:`~sam2_enhanced.modeling.neighbour_alignment`), so a panning camera does not light up
+the whole difference.
 
 A frame's neighbour is the frame before it; the first frame's is the second
 (:func:`neighbour_index`).
@@ -43,10 +46,11 @@ class MotionBranch(nn.Module):
     """Two bias-free stride-2 convolutions on a frame difference and a zero-initialised 1x1
     projection to ``d_model``."""
 
-    def __init__(self, *, hidden_dim: int, d_model: int) -> None:
+    def __init__(self, *, hidden_dim: int, d_model: int, use_alignment: bool = False) -> None:
         super().__init__()
         if hidden_dim < 1:
             raise ValueError(f"hidden_dim must be >= 1, got {hidden_dim}")
+        self.use_alignment = use_alignment  # the neighbour is first shifted onto the frame
         self.net = nn.Sequential(
             nn.Conv2d(3, hidden_dim, kernel_size=3, stride=2, padding=1, bias=False),
             nn.GELU(),

@@ -27,6 +27,7 @@ from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, EncoderOutput
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention, MemoryTokens
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.motion_branch import MotionBranch
+from sam2_enhanced.modeling.neighbour_alignment import align_neighbours
 from sam2_enhanced.modeling.sam_mask_head import MaskHeadOutput, SamMaskHead
 from sam2_enhanced.modeling.search_window import to_frame_coords
 
@@ -157,6 +158,8 @@ class SAM2EnhancedBase(nn.Module):
                     f"neighbours must have the frames' shape {tuple(images.shape)}, "
                     f"got {tuple(neighbours.shape)}"
                 )
+            if self.motion_branch.use_alignment:
+                neighbours = align_neighbours(images, neighbours)  # (B, 3, S, S)
             difference = (images - neighbours) / self.encoder.pixel_std  # (B, 3, S, S)
             encoded.motion = self.motion_branch(
                 difference, tuple(encoded.fpn_s0.shape[-2:])
