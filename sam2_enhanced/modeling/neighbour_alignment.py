@@ -34,7 +34,7 @@ MAX_SHIFT_FRACTION = 0.25  # shifts beyond this fraction of the frame side are n
 _GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
 
 
-def _grey_u8(images: Tensor) -> np.ndarray:
+def _grey_255(images: Tensor) -> np.ndarray:
     """(B, 3, H, W) RGB in [0, 1] -> (B, H, W) float32 grey 0..255 on the CPU."""
     weights = images.new_tensor(_GREY_WEIGHTS).view(1, 3, 1, 1)
     grey = (images.float() * weights).sum(dim=1) * 255.0  # (B, H, W)
@@ -55,7 +55,7 @@ def estimate_shifts(
     if not 0.0 < max_shift_fraction <= 1.0:
         raise ValueError(f"max_shift_fraction must be in (0, 1], got {max_shift_fraction}")
     limit = max_shift_fraction * min(images.shape[-2:])
-    frames, previous = _grey_u8(images), _grey_u8(neighbours)
+    frames, previous = _grey_255(images), _grey_255(neighbours)
     shifts = np.zeros((len(frames), 2), dtype=np.float64)
     for i, (frame, neighbour) in enumerate(zip(frames, previous, strict=True)):
         if np.array_equal(frame, neighbour):

@@ -149,7 +149,9 @@ class SAM2EnhancedBase(nn.Module):
 
         ``neighbours``: (B, 3, S, S) each frame's neighbouring frame (see
         :func:`~sam2_enhanced.modeling.motion_branch.neighbour_index`), for a model with a motion
-        branch; ignored without one; None: no motion map.
+        branch; ignored without one; None: no motion map. With the branch's ``use_alignment``
+        each neighbour is first shifted onto its frame by the global camera shift
+        (:func:`~sam2_enhanced.modeling.neighbour_alignment.align_neighbours`).
         """
         encoded = self.encoder(images)
         if self.motion_branch is not None and neighbours is not None:
