@@ -5,8 +5,9 @@ classes (:data:`CLASS_NAMES`: drone, bird, vehicle, balloon; 3-40 px by default)
 on curves, erratically or fast, changing scale and appearance, leaving and re-entering the
 frame, passing behind foreground occluders and next to look-alike distractors, under a panning
 and shaking camera, with optional blur, sensor noise, grey frames and a thermal-infrared look
-(:mod:`.synthetic_thermal`, off by default) and long occlusions behind a covering occluder
-(:mod:`.synthetic_long_occlusion`, off by default). The same seed gives
+(:mod:`.synthetic_thermal`, off by default), long occlusions behind a covering occluder
+(:mod:`.synthetic_long_occlusion`, off by default) and a background that deforms between frames
+(:mod:`.synthetic_warp`, off by default). The same seed gives
 byte-identical output; different seeds give different videos.
 
 Ground-truth conventions (all per frame ``t`` and object ``o``):
@@ -42,6 +43,7 @@ from sam2_enhanced.data.synthetic_plan import EXIT_MOTION, ObjectPlan, plan_obje
 from sam2_enhanced.data.synthetic_render import CLASS_NAMES, NUM_CLASSES, render_sprite
 from sam2_enhanced.data.synthetic_scene import render_background, render_occluders
 from sam2_enhanced.data.synthetic_thermal import thermal_frames
+from sam2_enhanced.data.synthetic_warp import BackgroundWarp
 
 __all__ = [
     "CLASS_NAMES",
@@ -65,6 +67,7 @@ _STREAMS = (
     "noise",
     "thermal",
     "long_occlusion",
+    "background_warp",
 )
 
 
@@ -154,8 +157,10 @@ def _render_frames(
     camera_xy: np.ndarray,
     frame_hw: tuple[int, int],
     margin: int,
+    warp: BackgroundWarp | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Composite background, objects (in plan order) and occluders for every frame.
+    """Composite background (deformed by ``warp`` if given), objects (in plan order) and
+    occluders for every frame.
 
     Returns:
         frames: (T, H, W, 3) float32 RGB in [0, 255].
@@ -175,6 +180,8 @@ def _render_frames(
             margin + cam_y : margin + cam_y + height, margin + cam_x : margin + cam_x + width
         ]
         frame = canvas[view].astype(np.float32)  # (H, W, 3)
+        if warp is not None:
+            frame = warp.apply(frame, t)
         for o, plan in enumerate(plans):
             sprite = render_sprite(
                 plan.style, int(plan.sizes[t]), plan.angles[t], plan.flaps[t], plan.brightness[t]
@@ -300,8 +307,12 @@ def generate_video(seed: int, cfg: SyntheticVideoConfig | None = None) -> Synthe
     if cfg.long_occlusion_frames > 0:
         plans = plan_long_occlusions(rngs["long_occlusion"], plans, cfg.long_occlusion_frames)
     occluder_layer = _occluder_layer(rngs["occluders"], plans, cfg, canvas_hw, margin)
+    warp = None
+    warp_rng = rngs["background_warp"]
+    if cfg.prob_background_warp > 0 and warp_rng.random() < cfg.prob_background_warp:
+        warp = BackgroundWarp.draw(warp_rng, (cfg.height, cfg.width), cfg.background_warp_px)
     frames, full_masks, occluded, areas = _render_frames(
-        plans, canvas, occluder_layer, camera_xy, (cfg.height, cfg.width), margin
+        plans, canvas, occluder_layer, camera_xy, (cfg.height, cfg.width), margin, warp
     )
     if cfg.long_occlusion_frames > 0:
         length = cfg.long_occlusion_frames

@@ -18,12 +18,14 @@ _PROBABILITY_FIELDS = (
     "prob_blur",
     "prob_grey",
     "prob_thermal",
+    "prob_background_warp",
 )
 _NON_NEGATIVE_FLOAT_FIELDS = (
     "camera_max_speed",
     "camera_jitter",
     "noise_max_std",
     "blur_max_sigma",
+    "background_warp_px",
 )
 
 
@@ -55,6 +57,9 @@ class SyntheticVideoConfig:
     prob_camera_motion: float = 0.5  # per video: the camera pans and shakes
     camera_max_speed: float = 1.5  # largest camera pan in pixels per frame
     camera_jitter: float = 1.0  # std of the per-frame camera shake in pixels
+    prob_background_warp: float = 0.0  # per video: the background (not the objects) deforms
+    # between frames, as water, haze, parallax or a zoom do (synthetic_warp.py; 0 = off)
+    background_warp_px: float = 2.0  # largest local displacement of that deformation in pixels
     prob_noise: float = 0.5  # per video: additive Gaussian sensor noise
     noise_max_std: float = 8.0  # largest noise std in grey levels (0..255)
     prob_blur: float = 0.3  # per video: Gaussian (defocus) or linear motion blur
