@@ -299,6 +299,7 @@ def test_default_video_is_fast():
         ({"prob_thermal": 2.0}, "prob_thermal"),
         ({"prob_background_warp": 1.5}, "prob_background_warp"),
         ({"background_warp_px": -0.5}, "background_warp_px"),
+        ({"prob_background_warp": 0.5, "background_warp_px": 0.0}, "background_warp_px"),
         ({"prob_noise": "high"}, "prob_noise"),
         ({"camera_jitter": -1.0}, "camera_jitter"),
         ({"max_clutter_occluders": 65}, "max_clutter_occluders"),

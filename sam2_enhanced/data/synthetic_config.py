@@ -79,6 +79,11 @@ class SyntheticVideoConfig:
             value = self._number(name)
             if value < 0.0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.prob_background_warp > 0 and self.background_warp_px == 0:
+            raise ValueError(
+                "background_warp_px must be > 0 when prob_background_warp > 0, got 0; raise it or "
+                "set prob_background_warp: 0"
+            )
 
     def _number(self, name: str) -> float:
         value = getattr(self, name)

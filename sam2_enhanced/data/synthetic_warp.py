@@ -8,8 +8,8 @@ any residual is an object. :class:`BackgroundWarp` deforms the background of eac
 the background: objects are pasted afterwards at their exact positions, so labels stay exact.
 
 A warp is a slow zoom about a random centre plus a smooth displacement field on a coarse grid
-that oscillates over time (``cos(w t + p) A + sin(w t + p) B`` for two random grids A, B), so
-consecutive frames differ by up to about ``max_px`` pixels of local displacement.
+that oscillates over time (``cos(w t + p) A + sin(w t + p) B`` for two random grids A, B, each
+clipped to ``max_px``); the zoom moves a frame corner by at most ``max_px`` a frame.
 """
 
 from __future__ import annotations
