@@ -59,7 +59,8 @@ class SyntheticVideoConfig:
     camera_jitter: float = 1.0  # std of the per-frame camera shake in pixels
     prob_background_warp: float = 0.0  # per video: the background (not the objects) deforms
     # between frames, as water, haze, parallax or a zoom do (synthetic_warp.py; 0 = off)
-    background_warp_px: float = 2.0  # largest local displacement of that deformation in pixels
+    background_warp_px: float = 2.0  # its scale in pixels: each displacement grid is clipped to
+    # it, and its zoom moves a frame corner by at most about this much a frame
     prob_noise: float = 0.5  # per video: additive Gaussian sensor noise
     noise_max_std: float = 8.0  # largest noise std in grey levels (0..255)
     prob_blur: float = 0.3  # per video: Gaussian (defocus) or linear motion blur

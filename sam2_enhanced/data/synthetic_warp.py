@@ -34,12 +34,14 @@ class BackgroundWarp:
     def draw(
         cls, rng: np.random.Generator, frame_hw: tuple[int, int], max_px: float
     ) -> BackgroundWarp:
-        """A random warp for frames of ``frame_hw`` whose local displacement is <= ``max_px``.
+        """A random warp for frames of ``frame_hw``, scaled by ``max_px``.
 
         Args:
             rng: the generator's warp stream.
             frame_hw: (height, width) of the frames.
-            max_px: largest displacement amplitude in pixels (> 0).
+            max_px: pixels (> 0): each displacement grid is clipped to it, and the zoom moves a
+                frame corner by at most about this much a frame (so the zoom's displacement
+                from frame 0 grows with ``t``).
         """
         if not max_px > 0:
             raise ValueError(f"max_px must be > 0, got {max_px}")
