@@ -12,17 +12,24 @@ frame alone, no scene memory) this measures, over the objects of at least ``min_
   (the best the boxes can do);
 - ``selected_recall``: the same over the cells chosen as queries (what selection keeps);
 - ``proposal_ap50``, ``decoder_ap50``, ``refined_ap50``: AP50 of the 100 best proposals, of the
-  last decoder layer's outputs and of the refined outputs (what ``validate`` reports).
+  last decoder layer's outputs and of the refined outputs (what ``validate`` reports);
+- ``top_localized``: of the objects that some refined detection overlaps (IoU >= 0.1), the share
+  whose best-scoring overlapping detection covers them at IoU >= 0.5 (what AP50 rewards: a
+  badly placed box that outscores the good one is a false positive above a true one);
+- ``top_size_ratio``: the median ``sqrt(area)`` of that detection over the object's, among the
+  objects where it misses IoU 0.5 (below 1: the detector boxes a part of the object).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from sam2_enhanced.box_ops import box_iou, denormalize_cxcywh
+from sam2_enhanced.box_ops import box_area, box_iou, denormalize_cxcywh
 from sam2_enhanced.data.clip_dataset import SyntheticClipDataset
 from sam2_enhanced.data.splits import split_seeds
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
@@ -35,6 +42,7 @@ from sam2_enhanced.training.sequence import resize_frames
 
 MAX_PROPOSALS = 100  # proposals per frame scored by proposal_ap50 (COCO's max detections)
 CENTRE_RADIUS = 1.5  # cells, as train.proposal_radius's default
+MIN_OVERLAP_IOU = 0.1  # a detection overlaps an object from this IoU on (top_localized)
 
 
 @dataclass
@@ -47,6 +55,8 @@ class ProposalQuality:
     proposal_ap50: float  # AP50 of each frame's best MAX_PROPOSALS proposals
     decoder_ap50: float  # AP50 of the last decoder layer
     refined_ap50: float  # AP50 of the refined detections
+    top_localized: float  # objects whose best-scoring overlapping detection has IoU >= 0.5
+    top_size_ratio: float  # median side ratio detection / object where it has IoU < 0.5
     num_frames: int  # frames scored
     num_objects: int  # (object, frame) pairs of at least min_size px
 
@@ -58,6 +68,34 @@ class _Frames:
     aucs: list[float]
     best_ious: list[float]
     selected_ious: list[float]
+    top_ious: list[float]  # per overlapped object: IoU of its best-scoring overlapping detection
+    top_ratios: list[float]  # the side ratio of that detection to the object
+
+
+def top_overlaps(
+    det_boxes_xyxy: Tensor, det_scores: Tensor, gt_boxes_xyxy: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Each object's best-scoring detection among those overlapping it at IoU >= 0.1.
+
+    Args:
+        det_boxes_xyxy: (D, 4) detections, pixels.
+        det_scores: (D,) their scores.
+        gt_boxes_xyxy: (G, 4) objects, pixels.
+
+    Returns:
+        (G',) IoU of that detection with the object and (G',) its ``sqrt(area)`` over the
+        object's, for the G' objects that some detection overlaps.
+    """
+    if det_boxes_xyxy.shape[0] == 0 or gt_boxes_xyxy.shape[0] == 0:
+        empty = det_boxes_xyxy.new_zeros(0)
+        return empty, empty
+    ious = box_iou(det_boxes_xyxy, gt_boxes_xyxy)[0]  # (D, G)
+    overlapping = ious >= MIN_OVERLAP_IOU
+    ranked = torch.where(overlapping, det_scores[:, None], det_scores.new_tensor(-math.inf))
+    top = ranked.argmax(dim=0)  # (G,) best-scoring overlapping detection of each object
+    found = overlapping.any(dim=0)  # (G,)
+    ratio = box_area(det_boxes_xyxy)[top].sqrt() / box_area(gt_boxes_xyxy).clamp(min=1e-9).sqrt()
+    return ious[top, torch.arange(ious.shape[1])][found], ratio[found]
 
 
 def _frame(model: SAM2EnhancedBase, encoded, sample, t: int, min_size: float, acc: _Frames) -> None:
@@ -95,6 +133,12 @@ def _frame(model: SAM2EnhancedBase, encoded, sample, t: int, min_size: float, ac
         chosen = selector(det.proposal_logits, det.proposal_boxes_cxcywh)  # (1, N)
         acc.best_ious += ious.amax(0).tolist()
         acc.selected_ious += ious[chosen[0]].amax(0).tolist()
+        refined_boxes, refined_scores = named["refined"]
+        top_ious, top_ratios = top_overlaps(
+            refined_boxes, refined_scores, boxes_xyxy[counted].float()
+        )
+        acc.top_ious += top_ious.tolist()
+        acc.top_ratios += top_ratios.tolist()
 
 
 @torch.no_grad()
@@ -113,7 +157,9 @@ def proposal_quality(
         )
     seeds = split_seeds(split, num_videos)
     dataset = SyntheticClipDataset(num_videos, data_cfg.num_frames, data_cfg, seeds.start)
-    acc = _Frames([], {name: ([], []) for name in ("proposal", "decoder", "refined")}, [], [], [])
+    acc = _Frames(
+        [], {name: ([], []) for name in ("proposal", "decoder", "refined")}, [], [], [], [], []
+    )
     was_training = model.training
     model.eval()
     try:
@@ -132,6 +178,7 @@ def proposal_quality(
     finally:
         model.train(was_training)
     best, selected = np.asarray(acc.best_ious), np.asarray(acc.selected_ious)
+    top_ious, top_ratios = np.asarray(acc.top_ious), np.asarray(acc.top_ratios)
     ap = {
         name: detection_ap(acc.gt, boxes, scores, 0.5, min_size=min_size)
         for name, (boxes, scores) in acc.outputs.items()
@@ -143,6 +190,10 @@ def proposal_quality(
         proposal_ap50=ap["proposal"],
         decoder_ap50=ap["decoder"],
         refined_ap50=ap["refined"],
+        top_localized=float((top_ious >= 0.5).mean()) if top_ious.size else float("nan"),
+        top_size_ratio=(
+            float(np.median(top_ratios[top_ious < 0.5])) if (top_ious < 0.5).any() else float("nan")
+        ),
         num_frames=len(acc.gt),
         num_objects=int(best.size),
     )
