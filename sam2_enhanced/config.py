@@ -129,6 +129,13 @@ class HeadsConfig:
     refine_grid: int = 4  # samples per side taken inside a box from the high-res map
     refine_hidden_dim: int = 128  # width of the refinement MLP
 
+    def __post_init__(self) -> None:
+        if not self.small_object_size > 0:
+            raise ValueError(
+                f"heads.small_object_size must be > 0 model-input pixels, got "
+                f"{self.small_object_size}; it is the box side where refinement fades out"
+            )
+
 
 @dataclass
 class MaskDecoderConfig:
