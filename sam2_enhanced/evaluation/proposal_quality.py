@@ -23,7 +23,7 @@ frame alone, no scene memory) this measures, over the objects of at least ``min_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -63,13 +63,16 @@ class ProposalQuality:
 
 @dataclass
 class _Frames:
-    gt: list[np.ndarray]
-    outputs: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]  # name -> boxes, scores
-    aucs: list[float]
-    best_ious: list[float]
-    selected_ious: list[float]
-    top_ious: list[float]  # per overlapped object: IoU of its best-scoring overlapping detection
-    top_ratios: list[float]  # the side ratio of that detection to the object
+    gt: list[np.ndarray] = field(default_factory=list)
+    outputs: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = field(
+        default_factory=lambda: {name: ([], []) for name in ("proposal", "decoder", "refined")}
+    )  # name -> boxes, scores
+    aucs: list[float] = field(default_factory=list)
+    best_ious: list[float] = field(default_factory=list)
+    selected_ious: list[float] = field(default_factory=list)
+    top_ious: list[float] = field(default_factory=list)  # per overlapped object: IoU of its
+    # best-scoring overlapping detection
+    top_ratios: list[float] = field(default_factory=list)  # that detection's side / the object's
 
 
 def top_overlaps(
@@ -157,9 +160,7 @@ def proposal_quality(
         )
     seeds = split_seeds(split, num_videos)
     dataset = SyntheticClipDataset(num_videos, data_cfg.num_frames, data_cfg, seeds.start)
-    acc = _Frames(
-        [], {name: ([], []) for name in ("proposal", "decoder", "refined")}, [], [], [], [], []
-    )
+    acc = _Frames()
     was_training = model.training
     model.eval()
     try:
