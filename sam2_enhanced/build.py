@@ -96,6 +96,7 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
             small_object_size=cfg.heads.small_object_size,
             grid=cfg.heads.refine_grid,
             hidden_dim=cfg.heads.refine_hidden_dim,
+            num_steps=cfg.heads.refine_steps,
         ),
         mask_head=SamMaskHead(
             d_model=d_model,

@@ -128,12 +128,18 @@ class HeadsConfig:
     small_object_size: float = 32.0  # boxes below this side (model-input pixels) get refined
     refine_grid: int = 4  # samples per side taken inside a box from the high-res map
     refine_hidden_dim: int = 128  # width of the refinement MLP
+    refine_steps: int = 1  # passes of the refinement head, each from the previous pass's box
 
     def __post_init__(self) -> None:
         if not self.small_object_size > 0:
             raise ValueError(
                 f"heads.small_object_size must be > 0 model-input pixels, got "
                 f"{self.small_object_size}; it is the box side where refinement fades out"
+            )
+        if self.refine_steps < 1:
+            raise ValueError(
+                f"heads.refine_steps must be >= 1 passes of the refinement head, got "
+                f"{self.refine_steps}; 1 refines each decoder box once"
             )
 
 

@@ -37,6 +37,7 @@ def test_small_preset_has_vit_s14_geometry():
         ({"decoder": {"num_heads": 3}}, ValueError, "decoder.num_heads"),
         ({"heads": {"small_object_size": 0.0}}, ValueError, "heads.small_object_size"),
         ({"heads": {"small_object_size": -32.0}}, ValueError, "heads.small_object_size"),
+        ({"heads": {"refine_steps": 0}}, ValueError, "heads.refine_steps"),
         ({"memory_bank": {"keyframe_policy": "best"}}, ValueError, "keyframe_policy"),
         ({"memory_encoder": {"mem_dim": 48}}, ValueError, "mem_dim"),
         ({"encoder": {"pixel_mean": [0.5, 0.5]}}, ValueError, "pixel_mean"),

@@ -68,6 +68,11 @@ class SmallObjectRefinementHead(nn.Module):
     box delta (in logit space) and a score delta. A soft gate, 1 for boxes much smaller than
     ``small_object_size`` pixels and 0 for much larger ones, scales both deltas so large objects
     pass through unchanged.
+
+    With ``num_steps`` > 1 the same head runs again from the box it has just refined (iterative
+    box refinement, as Deformable DETR's, with shared weights): a box that covers only part of an
+    object samples a window that reaches further over the object on the next pass. The score
+    delta is the first pass's, taken where the decoder's box was, and is added once.
     """
 
     def __init__(
@@ -79,9 +84,11 @@ class SmallObjectRefinementHead(nn.Module):
         small_object_size: float,
         grid: int,
         hidden_dim: int,
+        num_steps: int = 1,
     ) -> None:
         super().__init__()
         self.grid = grid
+        self.num_steps = num_steps
         self.image_size = image_size
         self.small_object_size = small_object_size
         self.reduce = nn.Conv2d(feature_dim, hidden_dim // 4, kernel_size=1)
@@ -116,7 +123,8 @@ class SmallObjectRefinementHead(nn.Module):
         )  # (B, C', N*grid, grid)
         channels = sampled.shape[1]
         sampled = sampled.reshape(batch, channels, num_queries, self.grid * self.grid)
-        return sampled.permute(0, 2, 1, 3).reshape(batch, num_queries, -1)  # (B, N, C'*grid^2)
+        sampled = sampled.permute(0, 2, 1, 3)  # (B, N, C', grid^2)
+        return sampled.reshape(batch, num_queries, channels * self.grid**2)  # (B, N, C'*grid^2)
 
     def forward(
         self, states: Tensor, class_logits: Tensor, boxes_cxcywh: Tensor, high_res: Tensor
@@ -131,7 +139,12 @@ class SmallObjectRefinementHead(nn.Module):
         Returns:
             refined class logits (B, N, C) and refined boxes (B, N, 4).
         """
-        delta = self.mlp(torch.cat([states, self.sample_boxes(high_res, boxes_cxcywh)], dim=-1))
-        gate = self.gate(boxes_cxcywh.detach())  # (B, N, 1)
-        boxes = (inverse_sigmoid(boxes_cxcywh) + gate * delta[..., :4]).sigmoid()
-        return class_logits + gate * delta[..., 4:], boxes
+        boxes = boxes_cxcywh
+        for step in range(self.num_steps):
+            samples = self.sample_boxes(high_res, boxes)  # (B, N, C'*grid^2)
+            delta = self.mlp(torch.cat([states, samples], dim=-1))  # (B, N, 4 + 1)
+            gate = self.gate(boxes.detach())  # (B, N, 1)
+            if step == 0:
+                refined_logits = class_logits + gate * delta[..., 4:]
+            boxes = (inverse_sigmoid(boxes) + gate * delta[..., :4]).sigmoid()
+        return refined_logits, boxes
