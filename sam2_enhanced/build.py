@@ -14,6 +14,7 @@ from sam2_enhanced.config import ModelConfig
 from sam2_enhanced.modeling.detection_head import DetectionHead, SmallObjectRefinementHead
 from sam2_enhanced.modeling.detr_decoder import DetrDecoder
 from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, build_dinov2_config
+from sam2_enhanced.modeling.duplicate_suppression import DuplicateSuppression
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.highres_proposals import HighResProposalMap
@@ -119,6 +120,11 @@ def build_model(cfg: ModelConfig) -> SAM2EnhancedBase:
         ),
         num_det_tokens=cfg.memory_encoder.num_det_tokens,
         det_token_threshold=cfg.memory_encoder.det_token_threshold,
+        duplicate_suppression=(
+            DuplicateSuppression(iou_threshold=cfg.heads.nms_iou)
+            if cfg.heads.nms_iou is not None
+            else None
+        ),
         motion_branch=(
             MotionBranch(
                 hidden_dim=cfg.decoder.motion_dim,

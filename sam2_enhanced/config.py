@@ -129,6 +129,7 @@ class HeadsConfig:
     refine_grid: int = 4  # samples per side taken inside a box from the high-res map
     refine_hidden_dim: int = 128  # width of the refinement MLP
     refine_steps: int = 1  # passes of the refinement head, each from the previous pass's box
+    nms_iou: float | None = None  # at inference, score down boxes over this IoU with a better one
 
     def __post_init__(self) -> None:
         if not self.small_object_size > 0:
@@ -140,6 +141,10 @@ class HeadsConfig:
             raise ValueError(
                 f"heads.refine_steps must be >= 1 passes of the refinement head, got "
                 f"{self.refine_steps}; 1 refines each decoder box once"
+            )
+        if self.nms_iou is not None and not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(
+                f"heads.nms_iou must be in (0, 1] or null (no suppression), got {self.nms_iou}"
             )
 
 

@@ -38,6 +38,8 @@ def test_small_preset_has_vit_s14_geometry():
         ({"heads": {"small_object_size": 0.0}}, ValueError, "heads.small_object_size"),
         ({"heads": {"small_object_size": -32.0}}, ValueError, "heads.small_object_size"),
         ({"heads": {"refine_steps": 0}}, ValueError, "heads.refine_steps"),
+        ({"heads": {"nms_iou": 0.0}}, ValueError, "heads.nms_iou"),
+        ({"heads": {"nms_iou": 1.2}}, ValueError, "heads.nms_iou"),
         ({"memory_bank": {"keyframe_policy": "best"}}, ValueError, "keyframe_policy"),
         ({"memory_encoder": {"mem_dim": 48}}, ValueError, "mem_dim"),
         ({"encoder": {"pixel_mean": [0.5, 0.5]}}, ValueError, "pixel_mean"),

@@ -1,10 +1,11 @@
 """``SAM2EnhancedBase``: the whole per-frame loop for one frame.
 
 frame -> DINOv2 encoder -> (a) detection branch: memory attention over scene detection tokens ->
-DETR decoder -> detection head -> small-object refinement; (b) object branch: memory attention
-over each object's memories -> SAM 2 mask decoder -> masks, pointer, occlusion score; then the
-enhanced memory encoder turns masks, boxes and patch embeddings into the memories that the next
-frame reads (through the memory bank, which decides what to keep).
+DETR decoder -> detection head -> small-object refinement (-> duplicate suppression at
+inference); (b) object branch: memory attention over each object's memories -> SAM 2 mask
+decoder -> masks, pointer, occlusion score; then the enhanced memory encoder turns masks, boxes
+and patch embeddings into the memories that the next frame reads (through the memory bank, which
+decides what to keep).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sam2_enhanced.modeling.detection_head import (
 )
 from sam2_enhanced.modeling.detr_decoder import DetrDecoder
 from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, EncoderOutput
+from sam2_enhanced.modeling.duplicate_suppression import DuplicateSuppression
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention, MemoryTokens
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
 from sam2_enhanced.modeling.motion_branch import MotionBranch
@@ -116,6 +118,7 @@ class SAM2EnhancedBase(nn.Module):
         memory_encoder: EnhancedMemoryEncoder,
         num_det_tokens: int,
         det_token_threshold: float,
+        duplicate_suppression: DuplicateSuppression | None = None,
         motion_branch: MotionBranch | None = None,
     ) -> None:
         super().__init__()
@@ -129,6 +132,7 @@ class SAM2EnhancedBase(nn.Module):
         self.memory_encoder = memory_encoder
         self.num_det_tokens = num_det_tokens
         self.det_token_threshold = det_token_threshold
+        self.duplicate_suppression = duplicate_suppression
 
     @property
     def image_size(self) -> int:
@@ -227,6 +231,8 @@ class SAM2EnhancedBase(nn.Module):
         refined_logits, refined_boxes = self.refinement_head(
             decoded.states[-1], class_logits[-1], boxes[-1], frame.detection_s0
         )
+        if self.duplicate_suppression is not None and not self.training:
+            refined_logits = self.duplicate_suppression(refined_logits, refined_boxes)
         return DetectionOutput(
             class_logits=class_logits,
             boxes_cxcywh=boxes,
