@@ -17,7 +17,7 @@ class DetectionOutput:
 
     class_logits: Tensor  # (L, B, N, num_classes) sigmoid (focal) logits, no background class
     boxes_cxcywh: Tensor  # (L, B, N, 4) normalized to [0, 1]
-    refined_logits: Tensor  # (B, N, num_classes) last layer after small-object refinement
+    refined_logits: Tensor  # (B, N, num_classes) after refinement (and duplicate suppression)
     refined_boxes_cxcywh: Tensor  # (B, N, 4) last layer after small-object refinement
     query_states: Tensor  # (B, N, d) last decoder layer states (association embeddings)
     proposal_logits: Tensor | None = None  # (B, g*g, C) every token's proposal (its set loss)
