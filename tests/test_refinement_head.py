@@ -74,3 +74,9 @@ def test_gradients_reach_the_head_and_the_decoder_box_through_every_pass():
     (refined_boxes.sum() + refined_logits.sum()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
     assert boxes.grad is not None and boxes.grad[:, :2].abs().sum() > 0
+
+
+@pytest.mark.parametrize("num_steps", [0, -1])
+def test_fewer_than_one_pass_is_rejected(num_steps):
+    with pytest.raises(ValueError, match="num_steps"):
+        make_head(num_steps)

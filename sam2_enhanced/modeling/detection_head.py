@@ -87,6 +87,8 @@ class SmallObjectRefinementHead(nn.Module):
         num_steps: int = 1,
     ) -> None:
         super().__init__()
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1 refinement passes, got {num_steps}")
         self.grid = grid
         self.num_steps = num_steps
         self.image_size = image_size
