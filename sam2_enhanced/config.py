@@ -17,7 +17,13 @@ import yaml
 
 PROPOSAL_LEVELS = ("tokens", "highres")  # values of model.decoder.proposal_level
 # the ModelConfig sections a video predictor may replace for itself (inference-time choices)
-INFERENCE_SECTIONS = ("tracker", "memory_bank", "search_window", "detection_tiles")
+INFERENCE_SECTIONS = (
+    "tracker",
+    "memory_bank",
+    "search_window",
+    "detection_tiles",
+    "target_model",
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -360,6 +366,82 @@ class DetectionTilesConfig:
             )
 
 
+TARGET_MODEL_MODES = ("network", "target", "fused")
+
+
+@dataclass
+class TargetModelConfig:
+    """The online target model of each prompted object (``modeling/target_model.py``,
+    ``modeling/kalman.py``): a correlation filter learned on the video at test time and a
+    constant-velocity Kalman filter that place its window, say whether it is present, and give
+    its box when the network's mask cannot be trusted."""
+
+    mode: str = "network"  # "network": the network's mask alone; "target": the filter's box
+    # alone; "fused": the mask where it agrees with the filter, else the filter's box
+    search_scale: float = 4.0  # filter patch side / the object's size sqrt(w * h)
+    min_side: float = 32.0  # smallest patch side in video pixels
+    template_side: int = 64  # patch side after resampling, pixels; a multiple of cell
+    cell: int = 2  # feature cell side in patch pixels
+    num_orientations: int = 9  # gradient-orientation channels of the features
+    label_sigma: float = 0.1  # Gaussian label std as a fraction of the object's side
+    reg: float = 0.01  # ridge regularisation as a fraction of the mean spectral energy
+    learning_rate: float = 0.02  # weight of a new frame in the running filter
+    first_frame_share: float = 0.3  # share of the prompt frame's filter, kept for ever
+    num_scales: int = 3  # scales searched per frame (odd)
+    scale_step: float = 1.05  # ratio between neighbouring scales
+    scale_penalty: float = 0.97  # multiplier of a non-unit scale's peak when choosing
+    size_rate: float = 0.5  # weight of a new size estimate in the object's size
+    presence_ratio: float = 0.3  # peak / the usual peak at or above which the object is present
+    min_psr: float = 4.0  # peak-to-sidelobe ratio below which the object is judged absent
+    learn_ratio: float = 0.5  # peak / the usual peak needed to learn from a frame (and admit
+    # its memory)
+    max_second_ratio: float = 0.7  # a competing peak above this share of the peak: ambiguous
+    # frame (a look-alike), nothing learned or stored from it
+    position_std_px: float = 1.5  # noise floor of a measured centre, pixels (Kalman)
+    position_std_frac: float = 0.1  # measured centre noise as a fraction of the object's size
+    accel_std_frac: float = 0.05  # motion noise (px / frame^2) as a fraction of its size
+    max_area_ratio: float = 3.0  # fused: a mask whose box area differs from the recent median
+    # by more than this factor either way is not accepted (a flood, or a part)
+    max_centre_offset: float = 0.5  # fused: largest distance of the mask's centre from the
+    # filter's, in object sizes, for the mask to be accepted
+    lost_search_frames: int = 3  # frames absent after which a 3 x 3 grid of patches around
+    # the predicted centre is searched (re-detection)
+
+    def __post_init__(self) -> None:
+        if self.mode not in TARGET_MODEL_MODES:
+            raise ValueError(
+                f"target_model.mode must be one of {TARGET_MODEL_MODES}, got {self.mode!r}"
+            )
+        if self.cell < 1 or self.template_side % self.cell or self.template_side < 8 * self.cell:
+            raise ValueError(
+                "target_model.template_side must be a multiple of target_model.cell and at "
+                f"least 8 cells, got template_side={self.template_side}, cell={self.cell}"
+            )
+        if self.num_scales < 1 or self.num_scales % 2 == 0:
+            raise ValueError(f"target_model.num_scales must be odd, got {self.num_scales}")
+        positive = ("search_scale", "min_side", "label_sigma", "reg", "position_std_px")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"target_model.{name} must be > 0, got {getattr(self, name)}")
+        unit = ("learning_rate", "first_frame_share", "size_rate", "presence_ratio")
+        unit += ("learn_ratio", "max_second_ratio", "scale_penalty")
+        for name in unit:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(
+                    f"target_model.{name} must be in [0, 1], got {getattr(self, name)}"
+                )
+        if self.scale_step < 1.0 or self.max_area_ratio < 1.0:
+            raise ValueError(
+                "target_model.scale_step and target_model.max_area_ratio must be >= 1, got "
+                f"{self.scale_step} and {self.max_area_ratio}"
+            )
+        if self.num_orientations < 2 or self.lost_search_frames < 0:
+            raise ValueError(
+                "target_model.num_orientations must be >= 2 and lost_search_frames >= 0, got "
+                f"{self.num_orientations} and {self.lost_search_frames}"
+            )
+
+
 @dataclass
 class ModelConfig:
     """The whole model; only ``build.py`` sees all of it."""
@@ -375,6 +457,7 @@ class ModelConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     search_window: SearchWindowConfig = field(default_factory=SearchWindowConfig)
     detection_tiles: DetectionTilesConfig = field(default_factory=DetectionTilesConfig)
+    target_model: TargetModelConfig = field(default_factory=TargetModelConfig)
 
     def __post_init__(self) -> None:
         d_model = self.encoder.neck_dim

@@ -28,6 +28,7 @@ from sam2_enhanced.config import (
     DetectionTilesConfig,
     MemoryBankConfig,
     SearchWindowConfig,
+    TargetModelConfig,
     TrackerConfig,
 )
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
@@ -42,8 +43,10 @@ from sam2_enhanced.motion_policy import MotionPolicy
 from sam2_enhanced.object_windows import WindowPlanner
 from sam2_enhanced.predictor_memory import FrameMemoryMixin
 from sam2_enhanced.predictor_prompts import PromptMixin
+from sam2_enhanced.predictor_targets import TargetMixin
 from sam2_enhanced.prompt_inputs import check_frame_idx
 from sam2_enhanced.redetection import Redetector
+from sam2_enhanced.target_tracking import OnlineTargets
 from sam2_enhanced.tiled_detection import TiledDetector
 from sam2_enhanced.tracking import DetectionTracker
 from sam2_enhanced.video_state import FrameLoader, FrameResult, Output, VideoState
@@ -51,7 +54,7 @@ from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.weights.components import from_components
 
 
-class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
+class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
     """Video object segmentation and detection with SAM 2's API (see the module docstring)."""
 
     def __init__(
@@ -62,10 +65,12 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         tracker: TrackerConfig | None = None,
         search_window: SearchWindowConfig | None = None,
         detection_tiles: DetectionTilesConfig | None = None,
+        target_model: TargetModelConfig | None = None,
     ) -> None:
-        """``memory_bank``, ``tracker``, ``search_window`` and ``detection_tiles`` replace the
-        model's own for this predictor only (memory studies, tiles on or off: these are
-        inference-time choices; the model is unchanged)."""
+        """``memory_bank``, ``tracker``, ``search_window``, ``detection_tiles`` and
+        ``target_model`` replace the model's own for this predictor only (memory studies, tiles
+        on or off, the online target model's mode: these are inference-time choices; the model
+        is unchanged)."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
@@ -75,6 +80,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             "tracker": tracker,
             "search_window": search_window,
             "detection_tiles": detection_tiles,
+            "target_model": target_model,
         }
         for name, value in overrides.items():
             expected = type(getattr(model.config, name))
@@ -90,6 +96,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         )
         self.redetector = Redetector.from_config(self.config.tracker)
         self.tiles = TiledDetector(self.config.detection_tiles, model)
+        self.targets = OnlineTargets(self.config.target_model)
 
     # ----------------------------------------------------------------------------- construction
     @classmethod
@@ -159,7 +166,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             image_size=self.image_size,
             device=torch.device("cpu") if offload_video_to_cpu else self.device,
             async_loading=async_loading_frames,
-            keep_raw=self.windows.enabled or self.tiles.enabled,
+            keep_raw=self.windows.enabled or self.tiles.enabled or self.targets.enabled,
         )
         first = loader.get(0)  # fails early on an unreadable first frame
         del first
@@ -258,7 +265,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             before = [t for t in obj.cond_results if (t >= start if reverse else t <= start)]
             if before:
                 nearest = min(before) if reverse else max(before)
-                obj.motion = self.motion_from(obj.cond_results[nearest])
+                self.restart_object(state, obj, nearest)
 
     def frame_order(
         self,
@@ -316,11 +323,12 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         """Run one frame for the objects tracked from memory and store their new memories."""
         for obj in state.objects.values():
             if frame_idx in obj.cond_results:  # passing a prompted frame: start from it again
-                obj.motion = self.motion_from(obj.cond_results[frame_idx])
+                self.restart_object(state, obj, frame_idx)
         tracked = self.active_objects(state, frame_idx, reverse)
         memories = [self.read_memory(state, obj_id, frame_idx) for obj_id in tracked]
         features = self.encode(state, frame_idx, frame)
         video_hw = (state.video_height, state.video_width)
+        estimate = self.estimate_targets(state, frame_idx, tracked)
         windows = self.windows.tracking_windows(
             [state.objects[obj_id].motion for obj_id in tracked], video_hw
         )  # (O, 4)
@@ -335,12 +343,19 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             **self.window_inputs(state, frame_idx, windows),
         )
         small = state.small_frame(frame) if self.signals.needs("frame") else None
-        for i, obj_id in enumerate(tracked):
-            obj = state.objects[obj_id]
-            result = self.keep_result(
+        results = [
+            self.keep_result(
                 state, out.masks.mask_logits[i], out.masks.object_score_logits[i], windows[i]
             )
-            if self.motion_policy.stores_memory(obj, frame_idx):
+            for i in range(len(tracked))
+        ]
+        admit = [True] * len(tracked)
+        if estimate is not None:
+            results, admit = self.fuse_targets(state, frame_idx, tracked, estimate, results)
+        for i, obj_id in enumerate(tracked):
+            obj = state.objects[obj_id]
+            result = results[i]
+            if admit[i] and self.motion_policy.stores_memory(obj, frame_idx):
                 self.store_memory(
                     state,
                     obj,

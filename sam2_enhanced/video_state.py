@@ -24,6 +24,7 @@ from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_branch import neighbour_of
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
+from sam2_enhanced.target_tracking import ObjectTarget
 from sam2_enhanced.tracking import DetectionTracker
 
 Output = tuple[int, list[int], Tensor, sv.Detections]
@@ -158,6 +159,7 @@ class ObjectState:
     motion: ObjectMotion | None = None  # last box and velocity: where its next window goes
     motion_class: str = "unknown"  # static / dynamic / unknown (tracker.classify_motion)
     memory_frame: int | None = None  # the newest frame whose memory went to the bank
+    target: ObjectTarget | None = None  # online target model (target_model.mode != "network")
 
     def num_bytes(self) -> int:
         held = [t for p in self.prompts.values() for t in (p.point_coords, p.point_labels, p.mask)]

@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "redetection",
                 "predictor_prompts",
                 "predictor_memory",
+                "predictor_targets",
+                "target_tracking",
             }
         ),
     ),

@@ -47,11 +47,14 @@ data layouts (--data: one sequence, or a folder of sequences):
   vos  DAVIS: ROOT/JPEGImages/ + ROOT/Annotations/ (PNG masks, palette or binary), flat,
        per sequence name, or per resolution (480p/NAME)
 methods: sot ours,csrt,kcf,static; mot ours,bytetrack; vos ours,empty,static-mask (default:
-  all of the task's). static: the init box on every frame; empty: no mask; static-mask: the
+  all of the task's); sot also ours-network, ours-target, ours-fused: ours with
+  target_model.mode set to each (ablation arms, in the same run). static: the init box on
+  every frame; empty: no mask; static-mask: the
   prompt mask on every frame. A method that fails on a sequence scores 0 there and the exit
   code is 1 (after all results are written).
 scoring: the init / prompt frame is not scored (GOT-10k); --score-init-frame scores it (OTB).
 --synthetic: the first N videos of --split (test by default; val is what training validates on)
+--long (sot): 300-frame videos at 640x512 / 1280x720, 4-24 px targets, look-alikes, occlusions
 """
 
 
@@ -235,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=SPLITS, default="test", help="seed range of --synthetic (default test)"
     )
     evaluate.add_argument(
+        "--long",
+        action="store_true",
+        help="sot --synthetic: long real-resolution videos (evaluation/long_videos.py)",
+    )
+    evaluate.add_argument(
         "--score-init-frame",
         action="store_true",
         help="score the init / prompt frame too (OTB convention; default: not scored)",
@@ -304,12 +312,15 @@ def _run_eval(args: argparse.Namespace) -> int:
     )
 
     methods = parse_methods(args.methods, args.task)
-    refs = collect_cases(args.task, args.data, args.synthetic, args.max_frames, args.split)
+    refs = collect_cases(
+        args.task, args.data, args.synthetic, args.max_frames, args.split, long=args.long
+    )
     meta = {
         "model": (args.model or "default") if NEEDS_PREDICTOR & set(methods) else None,
         "data": args.data,
         "synthetic": args.synthetic,
         "split": args.split if args.synthetic is not None else None,
+        "long": args.long,
         "max_frames": args.max_frames,
     }
     outcome, paths = run_eval(

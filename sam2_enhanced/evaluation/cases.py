@@ -119,7 +119,7 @@ class CaseRef:
     load: Callable[[], Case]
 
 
-def _loader(read: Callable[[], Case], max_frames: int | None) -> Callable[[], Case]:
+def case_loader(read: Callable[[], Case], max_frames: int | None) -> Callable[[], Case]:
     def load() -> Case:
         case = read()
         return case if max_frames is None else case.truncated(max_frames)
@@ -191,18 +191,18 @@ def _davis_names(root: Path) -> list[str | None]:
 def _refs_in(task: str, path: Path, max_frames: int | None) -> list[CaseRef] | None:
     """The cases when ``path`` is a sequence (or a dataset root) of ``task``, else None."""
     if task == "sot" and any((path / name).is_file() for name in GROUNDTRUTH_NAMES):
-        return [CaseRef(path.name, _loader(partial(_sot_case, path), max_frames))]
+        return [CaseRef(path.name, case_loader(partial(_sot_case, path), max_frames))]
     if task == "mot" and ((path / "seqinfo.ini").is_file() or (path / "img1").is_dir()):
-        return [CaseRef(path.name, _loader(partial(_mot_case, path), max_frames))]
+        return [CaseRef(path.name, case_loader(partial(_mot_case, path), max_frames))]
     if task == "mot" and (path / "sequences").is_dir() and (path / "annotations").is_dir():
         names = sorted((p.stem for p in (path / "annotations").glob("*.txt")), key=natural_sort_key)
         return [
-            CaseRef(name, _loader(partial(_visdrone_case, path, name), max_frames))
+            CaseRef(name, case_loader(partial(_visdrone_case, path, name), max_frames))
             for name in names
         ]
     if task == "vos" and (path / "JPEGImages").is_dir() and (path / "Annotations").is_dir():
         return [
-            CaseRef(name or path.name, _loader(partial(_vos_case, path, name), max_frames))
+            CaseRef(name or path.name, case_loader(partial(_vos_case, path, name), max_frames))
             for name in _davis_names(path)
         ]
     return None
@@ -215,7 +215,7 @@ def _child_refs(task: str, child: Path, max_frames: int | None) -> list[CaseRef]
     if found is not None:
         return found
     read = {"sot": _sot_case, "mot": _mot_case, "vos": partial(_vos_case, name=None)}[task]
-    return [CaseRef(child.name, _loader(partial(read, child), max_frames))]
+    return [CaseRef(child.name, case_loader(partial(read, child), max_frames))]
 
 
 def find_cases(
@@ -250,7 +250,7 @@ def find_cases(
 
 
 # ------------------------------------------------------------------------------------ synthetic
-def _synthetic_case(task: str, seed: int, cfg: SyntheticVideoConfig) -> Case:
+def synthetic_case(task: str, seed: int, cfg: SyntheticVideoConfig) -> Case:
     video = generate_video(seed, cfg)
     name = f"synthetic-{seed}"
     visible = video.visibility > 0  # (T, O)
@@ -296,7 +296,7 @@ def synthetic_cases(
     return [
         CaseRef(
             f"synthetic-{seed}",
-            _loader(partial(_synthetic_case, task, seed, cfg), max_frames),
+            case_loader(partial(synthetic_case, task, seed, cfg), max_frames),
         )
         for seed in seeds
     ]

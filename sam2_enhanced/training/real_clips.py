@@ -36,6 +36,7 @@ from sam2_enhanced.data.clip_dataset import ClipSample
 from sam2_enhanced.data.frames import list_image_files, read_image_rgb
 from sam2_enhanced.data.readers_davis import read_label_map
 from sam2_enhanced.data.readers_sot import read_sot_sequence
+from sam2_enhanced.data.real_val import real_val_names
 from sam2_enhanced.training.window_clips import (
     check_context_scale,
     context_of,
@@ -80,13 +81,20 @@ def read_real_sequence(seq_dir: Path) -> RealSequence:
     )
 
 
-def find_real_sequences(root: str | Path) -> list[RealSequence]:
-    """Every sequence under ``root`` (subfolders with a ground-truth file), sorted by name."""
+def find_real_sequences(
+    root: str | Path, exclude: tuple[str, ...] | None = None
+) -> list[RealSequence]:
+    """Every sequence under ``root`` (subfolders with a ground-truth file), sorted by name,
+    except those named in ``exclude`` (default: the real-val list,
+    :func:`sam2_enhanced.data.real_val.real_val_names`, never trained on)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"real training data folder not found: {root}; expected {LAYOUT}")
+    exclude = real_val_names() if exclude is None else exclude
     folders = sorted(
-        p for p in root.iterdir() if p.is_dir() and (p / "groundtruth_rect.txt").is_file()
+        p
+        for p in root.iterdir()
+        if p.is_dir() and (p / "groundtruth_rect.txt").is_file() and p.name not in exclude
     )
     if not folders:
         raise FileNotFoundError(f"no sequences found in {root}; expected {LAYOUT}")
