@@ -385,6 +385,8 @@ class TargetModelConfig:
     num_orientations: int = 9  # gradient-orientation channels of the features
     label_sigma: float = 0.1  # Gaussian label std as a fraction of the object's side
     reg: float = 0.01  # ridge regularisation as a fraction of the mean spectral energy
+    support_margin: float = 1.5  # the filter is confined to the object's box times this
+    # (CSR-DCF's spatial constraint, one projection step; 0 = unconstrained, MOSSE / DSST)
     learning_rate: float = 0.02  # weight of a new frame in the running filter
     first_frame_share: float = 0.3  # share of the prompt frame's filter, kept for ever
     num_scales: int = 3  # scales searched per frame (odd)
@@ -430,6 +432,10 @@ class TargetModelConfig:
                 raise ValueError(
                     f"target_model.{name} must be in [0, 1], got {getattr(self, name)}"
                 )
+        if self.support_margin != 0 and self.support_margin < 1.0:
+            raise ValueError(
+                f"target_model.support_margin must be 0 (off) or >= 1, got {self.support_margin}"
+            )
         if self.scale_step < 1.0 or self.max_area_ratio < 1.0:
             raise ValueError(
                 "target_model.scale_step and target_model.max_area_ratio must be >= 1, got "

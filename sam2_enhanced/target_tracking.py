@@ -29,8 +29,10 @@ from sam2_enhanced.modeling.kalman import KalmanState, kalman_predict, kalman_up
 from sam2_enhanced.modeling.target_model import (
     CorrelationFilter,
     FilterState,
+    Located,
     augment_weights,
     augmented_copies,
+    box_support,
     crop_patches,
     locate_peaks,
     patch_windows,
@@ -129,6 +131,15 @@ class OnlineTargets:
         """(N,) object sizes -> (N,) patch sides in video pixels."""
         return (sizes * self.cfg.search_scale).clamp(min=self.cfg.min_side)
 
+    def support(self, sizes_wh: Tensor) -> Tensor | None:
+        """(N, 2) object sizes -> (N, h, w) filter supports: the object's box grown by
+        ``support_margin`` on its patch (None when the margin is 0: unconstrained)."""
+        if self.cfg.support_margin == 0:
+            return None
+        sides = self.patch_sides(sizes_wh.prod(dim=1).sqrt())  # (N,)
+        cells = sizes_wh * self.cfg.support_margin / sides[:, None] * self.filter.feature_side
+        return box_support(cells, self.filter.feature_side)
+
     def position_std(self, sizes: Tensor) -> Tensor:
         return (sizes * self.cfg.position_std_frac).clamp(min=self.cfg.position_std_px)
 
@@ -143,7 +154,7 @@ class OnlineTargets:
         patch = crop_patches(frame, patch_windows(centre, self.patch_sides(size)), self.side)
         copies = augmented_copies(patch)  # (1, K, 3, P, P)
         state = self.filter.fit(copies, augment_weights(copies.shape[1]))
-        peak = float(self.filter.respond(state, patch[:, None]).amax())
+        peak = float(self.filter.respond(state, patch[:, None], self.support(size_wh[None])).amax())
         position_std = self.position_std(size)
         motion = KalmanState.start(centre, position_std, position_std)
         target = ObjectTarget(state, motion, size_wh, reference_peak=max(peak, 1e-6))
@@ -165,6 +176,7 @@ class OnlineTargets:
                 empty.bool(), empty.bool(),
             )  # fmt: skip
         sizes = torch.tensor([t.size for t in targets])  # (O,)
+        sizes_wh = torch.stack([t.size_wh for t in targets])  # (O, 2)
         motion = kalman_predict(
             KalmanState.cat([t.motion for t in targets]), sizes * self.cfg.accel_std_frac
         )
@@ -189,28 +201,49 @@ class OnlineTargets:
             [crop_patches(frame, w, self.side) for w in windows], dim=1
         )  # (N, S, 3, P, P)
         located = locate_peaks(
-            self.filter.respond(filters, patches),
+            self.filter.respond(filters, patches, self.support(sizes_wh[owner])),
             self.scale_penalty,
             exclude_radius=0.75 * self.filter.target_cells,
         )
-        chosen_scale = self.scales[located.scale_index]  # (N,)
-        pixel_per_cell = sides[owner] * chosen_scale * self.cfg.cell / self.side  # (N,)
+        patch_scale = self.scales[located.scale_index]  # (N,)
+        pixel_per_cell = sides[owner] * patch_scale * self.cfg.cell / self.side  # (N,)
         found = all_centres + located.offset_cells * pixel_per_cell[:, None]  # (N, 2)
         best = torch.stack(
             [torch.nonzero(owner == i)[:, 0][located.peak[owner == i].argmax()] for i in range(num)]
         )  # (O,) the best patch of each object
+        scale = patch_scale[best]  # (O,)
+        centre, located = self.recentre(targets, found[best], sides * scale, frame)
         references = torch.tensor([t.reference_peak for t in targets])
-        ratio = located.peak[best] / references
-        psr, second = located.psr[best], located.second_ratio[best]
+        ratio = located.peak / references
+        psr, second = located.psr, located.second_ratio
         present = (ratio >= self.cfg.presence_ratio) & (psr >= self.cfg.min_psr)
         reliable = present & (ratio >= self.cfg.learn_ratio)
         reliable &= second <= self.cfg.max_second_ratio
-        new_wh = torch.stack([t.size_wh for t in targets]) * chosen_scale[best][:, None]  # (O, 2)
+        old_wh = torch.stack([t.size_wh for t in targets])  # (O, 2)
         rate = self.cfg.size_rate
-        wh = torch.stack([t.size_wh for t in targets]) * (1 - rate) + new_wh * rate
-        centre = found[best]
+        wh = old_wh * (1 - rate) + old_wh * scale[:, None] * rate
         boxes = torch.cat([centre - wh / 2, centre + wh / 2], dim=1)  # (O, 4)
         return TargetEstimate(boxes, predicted, ratio, psr, second, present, reliable)
+
+    def recentre(
+        self, targets: list[ObjectTarget], centres: Tensor, sides: Tensor, frame: Tensor
+    ) -> tuple[Tensor, Located]:
+        """Respond again on patches of sides (O,) centred where the first response peaked
+        (O, 2): the cosine window pulls a peak far from a patch's centre towards it, so a fast
+        target's first estimate lags. Returns the corrected centres (O, 2) and that response's
+        peaks."""
+        patches = crop_patches(frame, patch_windows(centres, sides), self.side)
+        located = locate_peaks(
+            self.filter.respond(
+                FilterState.cat([t.filter for t in targets]),
+                patches[:, None],
+                self.support(torch.stack([t.size_wh for t in targets])),
+            ),
+            torch.ones(1),
+            exclude_radius=0.75 * self.filter.target_cells,
+        )
+        pixel_per_cell = sides * self.cfg.cell / self.side  # (O,)
+        return centres + located.offset_cells * pixel_per_cell[:, None], located
 
     def choose(
         self, estimate: TargetEstimate, network_boxes: list[Tensor | None], targets: list
@@ -288,7 +321,8 @@ class OnlineTargets:
         patches = crop_patches(frame, patch_windows(centres, self.patch_sides(sizes)), self.side)
         rate = torch.full((len(chosen),), self.cfg.learning_rate)
         updated = self.filter.update(FilterState.cat([t.filter for t in chosen]), patches, rate)
-        peaks = self.filter.respond(updated, patches[:, None]).flatten(1).amax(dim=1)  # (L,)
+        support = self.support(torch.stack([t.size_wh for t in chosen]))
+        peaks = self.filter.respond(updated, patches[:, None], support).flatten(1).amax(1)  # (L,)
         for j, target in enumerate(chosen):
             target.filter = updated.select(j)
             target.reference_peak = 0.9 * target.reference_peak + 0.1 * float(peaks[j])

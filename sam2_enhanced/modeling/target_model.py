@@ -195,8 +195,14 @@ class CorrelationFilter:
             state.first_denominator,
         )
 
-    def respond(self, state: FilterState, patches: Tensor) -> Tensor:
-        """Responses of the filters to patches (B, S, 3, P, P) -> (B, S, h, w), centred."""
+    def respond(self, state: FilterState, patches: Tensor, support: Tensor | None = None) -> Tensor:
+        """Responses of the filters to patches (B, S, 3, P, P) -> (B, S, h, w), centred.
+
+        ``support`` (B, h, w): where each filter may be non-zero, as a template over the patch
+        (the target's box, centred): the closed-form filter is projected onto it, one step of
+        CSR-DCF's constrained solution, so the background around a target does not become what
+        it tracks. None: unconstrained (MOSSE / DSST).
+        """
         batch, scales = patches.shape[:2]
         spectra = self.spectra(patches.flatten(0, 1))  # (B S, C, h, w')
         spectra = spectra.view(batch, scales, *spectra.shape[1:])  # (B, S, C, h, w')
@@ -205,10 +211,24 @@ class CorrelationFilter:
         denominator = share * state.first_denominator + (1 - share) * state.denominator
         lam = self.reg * denominator.mean(dim=(-2, -1), keepdim=True) + 1e-12  # (B, 1, 1)
         filters = numerator / (denominator + lam)[:, None]  # (B, C, h, w')
-        response_fft = (filters[:, None] * spectra).sum(dim=2)  # (B, S, h, w')
         side = self.feature_side
+        if support is not None:
+            template = torch.fft.irfft2(filters.conj(), s=(side, side))  # (B, C, h, w)
+            filters = torch.fft.rfft2(template * support[:, None]).conj()
+        response_fft = (filters[:, None] * spectra).sum(dim=2)  # (B, S, h, w')
         response = torch.fft.irfft2(response_fft, s=(side, side))  # (B, S, h, w)
         return torch.fft.fftshift(response, dim=(-2, -1))
+
+
+def box_support(boxes_wh_cells: Tensor, side: int) -> Tensor:
+    """(B, 2) template extents (width, height) in cells -> (B, h, w) float masks of 1 inside a
+    box of that size centred on the patch, 0 outside (at least 2 cells a side)."""
+    centre = side // 2
+    steps = torch.arange(side, dtype=torch.float32) - centre  # (h,)
+    half = (boxes_wh_cells.float() / 2).clamp(min=1.0)  # (B, 2)
+    inside_x = steps[None].abs() <= half[:, 0:1]  # (B, w)
+    inside_y = steps[None].abs() <= half[:, 1:2]  # (B, h)
+    return (inside_y[:, :, None] & inside_x[:, None, :]).float()
 
 
 def _subcell(values: Tensor, index: Tensor) -> Tensor:
