@@ -8,8 +8,8 @@ video pixels. Differences from SAM 2: a state is a :class:`VideoState` dataclass
 unprompted frames are not kept once yielded (memory stays bounded); a video with no prompts is
 tracked by detection alone.
 
-The prompt calls live in :mod:`sam2_enhanced.predictor_prompts`, what is kept of a frame
-(memories, outputs) in :mod:`sam2_enhanced.predictor_memory`; both are mixins of this class.
+The prompt calls live in :mod:`sam2_enhanced.predictor.prompts`, what is kept of a frame
+(memories, outputs) in :mod:`sam2_enhanced.predictor.memory`; both are mixins of this class.
 """
 
 from __future__ import annotations
@@ -31,22 +31,22 @@ from sam2_enhanced.config import (
     TrackerConfig,
 )
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
-from sam2_enhanced.detections import add_motion_classes, detections_bytes
 from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import ObjectMotion, normalized_windows, remap_logits
 from sam2_enhanced.modeling.signal_set import SignalSet
-from sam2_enhanced.motion_policy import MotionPolicy
-from sam2_enhanced.object_windows import WindowPlanner
-from sam2_enhanced.predictor_memory import FrameMemoryMixin
-from sam2_enhanced.predictor_prompts import PromptMixin
-from sam2_enhanced.prompt_inputs import check_frame_idx
-from sam2_enhanced.redetection import Redetector
-from sam2_enhanced.tiled_detection import TiledDetector
-from sam2_enhanced.tracking import DetectionTracker
-from sam2_enhanced.video_state import FrameLoader, FrameResult, Output, VideoState
+from sam2_enhanced.predictor.detections import add_motion_classes, detections_bytes
+from sam2_enhanced.predictor.memory import FrameMemoryMixin
+from sam2_enhanced.predictor.motion_policy import MotionPolicy
+from sam2_enhanced.predictor.object_windows import WindowPlanner
+from sam2_enhanced.predictor.prompt_inputs import check_frame_idx
+from sam2_enhanced.predictor.prompts import PromptMixin
+from sam2_enhanced.predictor.redetection import Redetector
+from sam2_enhanced.predictor.tiled_detection import TiledDetector
+from sam2_enhanced.predictor.tracking import DetectionTracker
+from sam2_enhanced.predictor.video_state import FrameLoader, FrameResult, Output, VideoState
 from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.weights.components import from_components
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from sam2_enhanced.annotate import (
+from sam2_enhanced.data.synthetic import CLASS_NAMES
+from sam2_enhanced.predictor.annotate import (
     UNKNOWN_CLASS,
     FrameAnnotator,
     VideoWriter,
@@ -14,7 +15,6 @@ from sam2_enhanced.annotate import (
     detection_labels,
     label_map,
 )
-from sam2_enhanced.data.synthetic import CLASS_NAMES
 
 
 def _detections(tracker_ids=(3, 7), class_ids=(0, -1), confidences=(0.9, 0.25)):

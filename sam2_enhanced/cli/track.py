@@ -24,9 +24,14 @@ import supervision as sv
 from PIL import Image
 from tqdm import tqdm
 
-from sam2_enhanced.annotate import FrameAnnotator, VideoWriter, default_class_names, label_map
 from sam2_enhanced.data.writers import davis_palette
 from sam2_enhanced.evaluation.report import write_json
+from sam2_enhanced.predictor.annotate import (
+    FrameAnnotator,
+    VideoWriter,
+    default_class_names,
+    label_map,
+)
 
 DEFAULT_FPS = 30.0  # frame rate of the annotated video when the input does not say
 

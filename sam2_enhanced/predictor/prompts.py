@@ -3,8 +3,8 @@ SAM 2's ``add_new_points_or_box``, ``add_new_points``, ``add_new_mask``,
 ``clear_all_prompts_in_frame`` and ``remove_object``.
 
 A mixin of the predictor: the predictor holds the model, the window planner and the memory and
-output methods (:mod:`sam2_enhanced.predictor_memory`); this file holds what a prompt does to a
-:class:`~sam2_enhanced.video_state.VideoState`.
+output methods (:mod:`sam2_enhanced.predictor.memory`); this file holds what a prompt does to a
+:class:`~sam2_enhanced.predictor.video_state.VideoState`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import torch
 
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts
 from sam2_enhanced.modeling.search_window import crop_windows, to_window_coords
-from sam2_enhanced.prompt_inputs import (
+from sam2_enhanced.predictor.prompt_inputs import (
     check_box,
     check_frame_idx,
     check_mask,
     check_obj_id,
     check_points,
 )
-from sam2_enhanced.video_state import FramePrompt, ObjectState, Output, VideoState
+from sam2_enhanced.predictor.video_state import FramePrompt, ObjectState, Output, VideoState
 
 
 class PromptMixin:

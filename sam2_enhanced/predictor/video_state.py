@@ -24,7 +24,7 @@ from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_branch import neighbour_of
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.tracking import DetectionTracker
+from sam2_enhanced.predictor.tracking import DetectionTracker
 
 Output = tuple[int, list[int], Tensor, sv.Detections]
 """What every mask-returning predictor call returns: (frame_idx, obj_ids, masks (O, 1, H, W)
