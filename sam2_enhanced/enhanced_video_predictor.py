@@ -1,12 +1,13 @@
 """``SAM2EnhancedVideoPredictor``: SAM 2's video predictor API, plus detections, live input and
 bounded memory.
 
-Calls mirror ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (SAM 2 1.1); every call that returns
-masks returns ``(frame_idx, obj_ids, masks, detections)`` where ``masks`` are float32 logits
-``(num_objects, 1, H, W)`` at video resolution and ``detections`` a ``supervision.Detections`` in
-video pixels. Differences from SAM 2: a state is a :class:`VideoState` dataclass; outputs of
-unprompted frames are not kept once yielded (memory stays bounded); a video with no prompts is
-tracked by detection alone.
+Calls mirror ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (SAM 2 1.1), with its parameter
+names (``inference_state``, ``video_path``, ``model_id``), positionally or by keyword; every call
+that returns masks returns ``(frame_idx, obj_ids, masks, detections)`` where ``masks`` are
+float32 logits ``(num_objects, 1, H, W)`` at video resolution and ``detections`` a
+``supervision.Detections`` in video pixels. Differences from SAM 2: a state is a
+:class:`VideoState` dataclass; outputs of unprompted frames are not kept once yielded (memory
+stays bounded); a video with no prompts is tracked by detection alone.
 
 The prompt calls live in :mod:`sam2_enhanced.predictor.prompts`, what is kept of a frame
 (memories, outputs) in :mod:`sam2_enhanced.predictor.memory`; both are mixins of this class.
@@ -94,10 +95,11 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
     # ----------------------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path | None = None, device: str | torch.device | None = None
+        cls, model_id: str | Path | None = None, device: str | torch.device | None = None
     ) -> SAM2EnhancedVideoPredictor:
-        """Load a saved predictor: the bundled default (no argument), a folder, or a Hub id."""
-        model = load_pretrained(name_or_path)
+        """Load a saved predictor: the bundled default (no argument), a folder, or a Hub id
+        (``model_id``, SAM 2's name for it)."""
+        model = load_pretrained(model_id)
         return cls(model, device=device)
 
     @classmethod
@@ -145,7 +147,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
     @torch.inference_mode()
     def init_state(
         self,
-        video: Any,
+        video_path: Any,
         offload_video_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         async_loading_frames: bool = False,
@@ -153,6 +155,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         """Open a video: a folder of JPEG/PNG frames, a video file, a uint8 array (T, H, W, 3),
         a list of frames, or any iterator of frames (a live stream, read lazily).
         """
+        video = video_path
         source = open_frames(video)
         loader = FrameLoader(
             source,
@@ -181,8 +184,9 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             motion_classifier=MotionClassifier() if tracker_cfg.classify_motion else None,
         )
 
-    def reset_state(self, state: VideoState) -> None:
+    def reset_state(self, inference_state: VideoState) -> None:
         """Remove every object, prompt, memory and track; the video stays open."""
+        state = inference_state
         state.objects.clear()
         state.cond_detections.clear()
         state.bank.clear()
@@ -219,7 +223,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
     @torch.inference_mode()
     def propagate_in_video(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         start_frame_idx: int | None = None,
         max_frame_num_to_track: int | None = None,
         reverse: bool = False,
@@ -229,6 +233,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         With no prompt at all the video is tracked by detection: masks are empty and detections
         carry persistent ``tracker_id``s. Objects may be prompted while iterating (live use).
         """
+        state = inference_state
         frame_order = self.frame_order(state, start_frame_idx, max_frame_num_to_track, reverse)
         first = next(frame_order, None)
         frame_order = itertools.chain([] if first is None else [first], frame_order)

@@ -32,7 +32,7 @@ class PromptMixin:
     @torch.inference_mode()
     def add_new_points_or_box(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         frame_idx: int,
         obj_id: int,
         points: Any = None,
@@ -46,6 +46,7 @@ class PromptMixin:
         Points and box are video pixels, or [0, 1] with ``normalize_coords=False``. Labels are
         1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``.
         """
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
         coords, point_labels = check_points(points, labels)
@@ -80,7 +81,7 @@ class PromptMixin:
 
     def add_new_points(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         frame_idx: int,
         obj_id: int,
         points: Any,
@@ -89,6 +90,7 @@ class PromptMixin:
         normalize_coords: bool = True,
     ) -> Output:
         """Deprecated SAM 2 alias of :meth:`add_new_points_or_box` (points only)."""
+        state = inference_state
         return self.add_new_points_or_box(
             state,
             frame_idx,
@@ -100,8 +102,11 @@ class PromptMixin:
         )
 
     @torch.inference_mode()
-    def add_new_mask(self, state: VideoState, frame_idx: int, obj_id: int, mask: Any) -> Output:
+    def add_new_mask(
+        self, inference_state: VideoState, frame_idx: int, obj_id: int, mask: Any
+    ) -> Output:
         """Use a (H, W) mask at video resolution as ``obj_id``'s prompt on ``frame_idx``."""
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
         video_hw = (state.video_height, state.video_width)
@@ -159,9 +164,10 @@ class PromptMixin:
 
     @torch.inference_mode()
     def clear_all_prompts_in_frame(
-        self, state: VideoState, frame_idx: int, obj_id: int, need_output: bool = True
+        self, inference_state: VideoState, frame_idx: int, obj_id: int, need_output: bool = True
     ) -> Output | None:
         """Remove ``obj_id``'s prompts (and the memory made from them) on ``frame_idx``."""
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
         if obj_id not in state.objects:
@@ -178,9 +184,14 @@ class PromptMixin:
 
     @torch.inference_mode()
     def remove_object(
-        self, state: VideoState, obj_id: int, strict: bool = False, need_output: bool = True
+        self,
+        inference_state: VideoState,
+        obj_id: int,
+        strict: bool = False,
+        need_output: bool = True,
     ) -> tuple[list[int], list[Output]]:
         """Forget ``obj_id``; returns the remaining ids and the outputs of prompted frames."""
+        state = inference_state
         obj_id = check_obj_id(obj_id)
         if obj_id not in state.objects:
             if strict:
