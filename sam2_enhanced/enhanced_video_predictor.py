@@ -190,7 +190,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
         state.objects.clear()
         state.cond_detections.clear()
         state.bank.clear()
-        state.tracker.reset()
+        state.tracker.reset(forget_retired=True)
         if state.motion_classifier is not None:
             state.motion_classifier.reset()
         state.last_frame_small = None

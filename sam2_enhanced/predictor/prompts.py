@@ -176,6 +176,7 @@ class PromptMixin:
         obj.prompts.pop(frame_idx, None)
         obj.cond_results.pop(frame_idx, None)
         state.bank.clear_frame(obj_id, frame_idx)
+        drop_object_rows(state, obj_id, [frame_idx])
         if not obj.prompts:
             state.bank.remove_object(obj_id)  # no prompt left: nothing to track from
         if not need_output:
@@ -201,6 +202,22 @@ class PromptMixin:
             return state.obj_ids, []
         del state.objects[obj_id]
         state.bank.remove_object(obj_id)
+        drop_object_rows(state, obj_id, list(state.cond_detections))
+        state.tracker.release(obj_id, set(state.obj_ids))
         if not need_output:
             return state.obj_ids, []
         return state.obj_ids, [self.stored_output(state, t) for t in state.prompted_frames()]
+
+
+def drop_object_rows(state: VideoState, obj_id: int, frames: list[int]) -> None:
+    """Remove ``obj_id``'s rows from the detections kept for prompted ``frames``, and forget the
+    kept detections of a frame no object is prompted on any more."""
+    prompted = set(state.prompted_frames())
+    for frame_idx in frames:
+        detections = state.cond_detections.get(frame_idx)
+        if detections is None:
+            continue
+        if frame_idx not in prompted:
+            del state.cond_detections[frame_idx]
+        elif detections.tracker_id is not None:
+            state.cond_detections[frame_idx] = detections[detections.tracker_id != obj_id]
