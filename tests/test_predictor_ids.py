@@ -57,6 +57,22 @@ def test_cleared_prompt_leaves_the_frames_kept_detections(predictor, video):
     assert 3 not in detections.tracker_id and 1 in detections.tracker_id
 
 
+def test_prompted_id_taken_from_a_live_track_is_not_shared(predictor, video):
+    state = predictor.init_state(iter(list(video)))  # live: prompts arrive while tracking
+    taken = None
+    outputs = []
+    for output in predictor.propagate_in_video(state):
+        outputs.append(output)
+        if output[0] == 2:
+            taken = tracker_ids(output)[0]  # a detection track's number, chosen by the user
+            predictor.add_new_points_or_box(state, 2, taken, box=[8, 8, 22, 22])
+    assert taken is not None and state.obj_ids == [taken]
+    for output in outputs[3:]:
+        ids = tracker_ids(output)
+        assert len(ids) == len(set(ids)), ids  # no number on two rows
+        assert len(ids) > 1
+
+
 @pytest.mark.parametrize(
     ("released", "reserved", "expected_new_id"),
     [

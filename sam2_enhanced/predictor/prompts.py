@@ -127,6 +127,8 @@ class PromptMixin:
     ) -> Output:
         """Segment one object on a prompted frame and store the result as a conditioning memory."""
         frame = state.loader.get(frame_idx)  # raises before any state change if unreadable
+        if obj_id not in state.objects:  # a detection track holding this number gives it up
+            state.tracker.release(obj_id, set(state.obj_ids) | {obj_id})
         obj = state.objects.setdefault(obj_id, ObjectState(obj_id=obj_id))
         state.bank.clear_frame(obj_id, frame_idx)
         memory = self.read_memory(state, obj_id, frame_idx)
