@@ -22,6 +22,9 @@ from sam2_enhanced.predictor.prompt_inputs import (
     check_mask,
     check_obj_id,
     check_points,
+    check_points_in_frame,
+    fit_box_to_frame,
+    to_video_pixels,
 )
 from sam2_enhanced.predictor.video_state import FramePrompt, ObjectState, Output, VideoState
 
@@ -44,11 +47,15 @@ class PromptMixin:
         """Add clicks and/or a box for ``obj_id`` on ``frame_idx`` (SAM 2 semantics).
 
         Points and box are video pixels, or [0, 1] with ``normalize_coords=False``. Labels are
-        1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``.
+        1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``. A box
+        wholly outside the frame, clicks outside it, or pixel values with
+        ``normalize_coords=False`` raise ``ValueError``; a box partly outside is clipped to the
+        frame and values all in [0, 1] read as pixels are used, both with a ``UserWarning``.
         """
         state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
+        video_hw = (state.video_height, state.video_width)
         coords, point_labels = check_points(points, labels)
         if box is not None:
             if not clear_old_points:
@@ -56,14 +63,15 @@ class PromptMixin:
                     "cannot add a box without clearing old points, since a box must come before "
                     "any click; use clear_old_points=True"
                 )
-            coords = np.concatenate([check_box(box), coords])
+            corners = to_video_pixels(check_box(box), normalize_coords, video_hw, "box")
+            coords = np.concatenate([fit_box_to_frame(corners, video_hw), coords])
             point_labels = np.concatenate([np.array([2, 3], np.int32), point_labels])
-        if len(coords) == 0:
+        elif len(coords) == 0:
             raise ValueError("give at least one of points (with labels) or box")
-        video_hw = (state.video_height, state.video_width)
+        clicks = to_video_pixels(coords[point_labels < 2], normalize_coords, video_hw, "points")
+        check_points_in_frame(clicks, video_hw)
+        coords[point_labels < 2] = clicks
         video_coords = torch.from_numpy(coords).float()
-        if not normalize_coords:
-            video_coords = video_coords * torch.tensor([video_hw[1], video_hw[0]])
         new_labels = torch.from_numpy(point_labels)
         obj = state.objects.get(obj_id)
         old = obj.prompts.get(frame_idx) if obj is not None else None
