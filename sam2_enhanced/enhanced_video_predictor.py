@@ -42,7 +42,7 @@ from sam2_enhanced.predictor.detections import add_motion_classes, detections_by
 from sam2_enhanced.predictor.memory import FrameMemoryMixin
 from sam2_enhanced.predictor.motion_policy import MotionPolicy
 from sam2_enhanced.predictor.object_windows import WindowPlanner
-from sam2_enhanced.predictor.prompt_inputs import check_frame_idx
+from sam2_enhanced.predictor.prompt_inputs import check_frame_idx, warn_if_no_prompt_behind
 from sam2_enhanced.predictor.prompts import PromptMixin
 from sam2_enhanced.predictor.redetection import Redetector
 from sam2_enhanced.predictor.tiled_detection import TiledDetector
@@ -232,6 +232,12 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
 
         With no prompt at all the video is tracked by detection: masks are empty and detections
         carry persistent ``tracker_id``s. Objects may be prompted while iterating (live use).
+
+        Unlike SAM 2, an object is tracked only from its first prompt in the tracking direction
+        on: prompted on frame 0 and propagated with ``start_frame_idx=10, reverse=True``, frames
+        10..1 have no mask for it (SAM 2 tracks them from the prompt's memory), and a
+        ``UserWarning`` says so when no prompt lies at or behind ``start_frame_idx``. Start at a
+        prompted frame (the default) or prompt a frame on the tracking side.
         """
         state = inference_state
         frame_order = self.frame_order(state, start_frame_idx, max_frame_num_to_track, reverse)
@@ -282,12 +288,15 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
             raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
         prompted = state.prompted_frames()
         num_frames = state.num_frames
+        given_start = start_frame_idx is not None
         if start_frame_idx is None:
             if prompted:
                 start_frame_idx = prompted[-1] if reverse else prompted[0]
             else:
                 start_frame_idx = num_frames - 1 if reverse else 0
         start = check_frame_idx(start_frame_idx, num_frames)
+        if given_start:
+            warn_if_no_prompt_behind(prompted, start, reverse)
         if reverse:
             stop = -1 if max_frame_num_to_track is None else start - max_frame_num_to_track - 1
             return iter(range(start, max(stop, -1), -1))

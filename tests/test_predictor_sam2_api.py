@@ -5,6 +5,7 @@ either side fails here.
 """
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from sam2_enhanced import SAM2EnhancedVideoPredictor, build_predictor, load_config
+from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 
 H, W, T = 48, 64, 4
 SAM2_METHODS = (
@@ -103,3 +105,28 @@ def test_bad_calls_by_keyword_still_get_clear_errors(predictor, video, call, err
     state = predictor.init_state(video_path=video)
     with pytest.raises(error, match=match):
         call(predictor, state)
+
+
+def test_reverse_from_past_the_only_prompt_is_empty_and_says_so(predictor, video):
+    """The documented difference from SAM 2: SAM 2 would track frames 3..1 from frame 0's
+    memory; here an object starts at its first prompt in the tracking direction, and a
+    warning says so instead of frames silently coming back empty."""
+    state = predictor.init_state(video)
+    predictor.add_new_points_or_box(state, 0, 1, box=[8, 8, 22, 22])
+    with pytest.warns(UserWarning, match="no prompt at or after start_frame_idx 3 .reverse."):
+        outputs = list(predictor.propagate_in_video(state, start_frame_idx=3, reverse=True))
+    assert [o[0] for o in outputs] == [3, 2, 1, 0]
+    assert all((o[2] == NO_OBJ_SCORE).all() for o in outputs[:3])
+    assert (outputs[3][2] > NO_OBJ_SCORE).any()  # the prompted frame itself
+
+
+@pytest.mark.parametrize(
+    ("start", "reverse"), [(None, False), (None, True), (0, False), (2, False), (0, True)]
+)
+def test_propagation_from_a_prompt_or_beyond_it_does_not_warn(predictor, video, start, reverse):
+    state = predictor.init_state(video)
+    predictor.add_new_points_or_box(state, 0, 1, box=[8, 8, 22, 22])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outputs = list(predictor.propagate_in_video(state, start, reverse=reverse))
+    assert outputs

@@ -164,3 +164,20 @@ def check_mask(mask: Any, video_hw: tuple[int, int]) -> Tensor:
     if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"mask must be boolean or numeric, got dtype {array.dtype}")
     return torch.from_numpy(array.astype(np.float32) > 0.5)
+
+
+def warn_if_no_prompt_behind(prompted: list[int], start_frame_idx: int, reverse: bool) -> None:
+    """``UserWarning`` when prompts exist but none lies at or behind ``start_frame_idx`` in the
+    tracking direction: no object is tracked until the first prompted frame is reached."""
+    behind = [t for t in prompted if (t >= start_frame_idx if reverse else t <= start_frame_idx)]
+    if prompted and not behind:
+        side, first = ("after", max(prompted)) if reverse else ("before", min(prompted))
+        warnings.warn(
+            f"no prompt at or {side} start_frame_idx {start_frame_idx} "
+            f"({'reverse' if reverse else 'forward'}): objects are tracked only from their "
+            f"first prompt in the tracking direction, so the frames tracked before frame {first} "
+            "get no masks (SAM 2 would track them from the prompts' memory); start at a prompted "
+            f"frame or prompt a frame {side} {start_frame_idx}",
+            UserWarning,
+            stacklevel=5,  # the caller iterating propagate_in_video (inference_mode wraps it)
+        )
