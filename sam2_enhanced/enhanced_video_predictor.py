@@ -38,6 +38,7 @@ from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import ObjectMotion, normalized_windows, remap_logits
 from sam2_enhanced.modeling.signal_set import SignalSet
+from sam2_enhanced.predictor.class_names import class_names_map
 from sam2_enhanced.predictor.detections import add_motion_classes, detections_bytes
 from sam2_enhanced.predictor.memory import FrameMemoryMixin
 from sam2_enhanced.predictor.motion_policy import MotionPolicy
@@ -142,6 +143,12 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin):
     @property
     def image_size(self) -> int:
         return self.model.image_size
+
+    @property
+    def names(self) -> dict[int, str]:
+        """``class_id -> class name`` of every ``detections.class_id`` this predictor reports,
+        -1 (a prompted object no detection has matched) included: ``names[-1] == "object"``."""
+        return class_names_map(self.config.heads.num_classes)
 
     # ---------------------------------------------------------------------------------- state
     @torch.inference_mode()

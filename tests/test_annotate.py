@@ -7,14 +7,12 @@ import supervision as sv
 
 from sam2_enhanced.data.synthetic import CLASS_NAMES
 from sam2_enhanced.predictor.annotate import (
-    UNKNOWN_CLASS,
     FrameAnnotator,
     VideoWriter,
-    class_name,
-    default_class_names,
     detection_labels,
     label_map,
 )
+from sam2_enhanced.predictor.class_names import UNKNOWN_CLASS, class_name, default_class_names
 
 
 def _detections(tracker_ids=(3, 7), class_ids=(0, -1), confidences=(0.9, 0.25)):

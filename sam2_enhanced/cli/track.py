@@ -26,12 +26,8 @@ from tqdm import tqdm
 
 from sam2_enhanced.data.writers import davis_palette
 from sam2_enhanced.evaluation.report import write_json
-from sam2_enhanced.predictor.annotate import (
-    FrameAnnotator,
-    VideoWriter,
-    default_class_names,
-    label_map,
-)
+from sam2_enhanced.predictor.annotate import FrameAnnotator, VideoWriter, label_map
+from sam2_enhanced.predictor.class_names import default_class_names
 
 DEFAULT_FPS = 30.0  # frame rate of the annotated video when the input does not say
 

@@ -10,6 +10,7 @@
 - :mod:`~sam2_enhanced.predictor.tracking`: detection-driven tracks (no-prompt tracking);
 - :mod:`~sam2_enhanced.predictor.redetection`: re-detection of lost prompted objects;
 - :mod:`~sam2_enhanced.predictor.motion_policy`: motion classes acting on memory and windows;
+- :mod:`~sam2_enhanced.predictor.class_names`: ``class_id -> name``, unknown class (-1) too;
 - :mod:`~sam2_enhanced.predictor.annotate`: drawing outputs.
 
 This file imports nothing, so importing one part never pulls in the others (nor the model).
