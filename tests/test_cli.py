@@ -214,10 +214,10 @@ def test_demo(tmp_path, model_dir, capsys):
     iou = float(out.split("mean mask IoU vs ground truth: ")[1].split()[0])
     assert 0.0 <= iou <= 1.0
     assert _num_video_frames(tmp_path / "demo_input.mp4") == 3
-    assert (
-        len(list((tmp_path / "masks").glob("*.png")))
-        == json.loads((tmp_path / "summary.json").read_text())["frames"]
-    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(list((tmp_path / "masks").glob("*.png"))) == summary["frames"]
+    assert round(summary["demo"]["mean_mask_iou"], 3) == iou  # the printed number, on file
+    assert summary["demo"]["class_name"] in out and len(summary["demo"]["prompt_box_xyxy"]) == 4
 
 
 @pytest.mark.parametrize(
