@@ -106,11 +106,11 @@ def to_video_pixels(
         return corners * np.array([width, height], np.float32)
     if len(corners) and min(height, width) > 16 and corners.min() >= 0 and corners.max() <= 1:
         warnings.warn(
-            f"{what} {corners.reshape(-1).tolist()} all lie in [0, 1] but are read as video "
-            f"pixels of a {width}x{height} frame (one corner pixel); if they are fractions of "
-            "the frame pass normalize_coords=False",
+            f"{what} {[round(v, 4) for v in corners.reshape(-1).tolist()]} all lie in [0, 1] but "
+            f"are read as video pixels of a {width}x{height} frame (one corner pixel); if they "
+            "are fractions of the frame pass normalize_coords=False",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of the (inference_mode-wrapped) prompt call
         )
     return corners
 
@@ -131,7 +131,7 @@ def fit_box_to_frame(corners: np.ndarray, video_hw: tuple[int, int]) -> np.ndarr
             f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] reaches outside the {width}x{height} frame; "
             f"clipped to {[round(v, 2) for v in clipped.reshape(-1).tolist()]}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of the (inference_mode-wrapped) prompt call
         )
     return clipped
 
