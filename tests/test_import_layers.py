@@ -112,7 +112,7 @@ def test_the_graph_is_read():
     assert "sam2_enhanced.modeling.dinov2_weights" in graph["sam2_enhanced.build"]
     assert "sam2_enhanced.predictor.video_state" in graph["sam2_enhanced.enhanced_video_predictor"]
     assert "sam2_enhanced.box_ops" in graph["sam2_enhanced.data.synthetic"]  # from pkg import mod
-    assert "sam2_enhanced.cli.track" in graph["sam2_enhanced.cli.sam2e"]  # inside a function
+    assert "sam2_enhanced.cli.track" in graph["sam2_enhanced.cli.track_args"]  # inside a function
 
 
 @pytest.mark.parametrize(
