@@ -2,7 +2,7 @@
 
 ``build_model(cfg)`` assembles the model parts of :mod:`sam2_enhanced.modeling` from one config.
 Import direction: model parts -> this module -> :mod:`sam2_enhanced.weights` (checkpoints) ->
-the predictor -> the command line; nothing here imports the predictor (its builder,
+the predictor -> the command line; nothing here imports ``weights`` or the predictor (its builder,
 ``build_predictor``, lives in :mod:`sam2_enhanced.predictor_build`).
 """
 
@@ -14,6 +14,7 @@ from sam2_enhanced.config import ModelConfig
 from sam2_enhanced.modeling.detection_head import DetectionHead, SmallObjectRefinementHead
 from sam2_enhanced.modeling.detr_decoder import DetrDecoder
 from sam2_enhanced.modeling.dinov2_encoder import DINOv2Encoder, build_dinov2_config
+from sam2_enhanced.modeling.dinov2_weights import load_dinov2_weights, read_dinov2_checkpoint
 from sam2_enhanced.modeling.duplicate_suppression import DuplicateSuppression
 from sam2_enhanced.modeling.enhanced_memory_attention import EnhancedMemoryAttention
 from sam2_enhanced.modeling.enhanced_memory_encoder import EnhancedMemoryEncoder
@@ -21,7 +22,6 @@ from sam2_enhanced.modeling.highres_proposals import HighResProposalMap
 from sam2_enhanced.modeling.motion_branch import MotionBranch
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import SamMaskHead
-from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
 
 
 def build_vit(cfg: ModelConfig) -> Dinov2Model:

@@ -385,7 +385,7 @@ class TargetModelConfig:
     num_orientations: int = 9  # gradient-orientation channels of the features
     label_sigma: float = 0.1  # Gaussian label std as a fraction of the object's side
     reg: float = 0.01  # ridge regularisation as a fraction of the mean spectral energy
-    support_margin: float = 1.5  # the filter is confined to the object's box times this
+    support_margin: float = 1.2  # the filter is confined to the object's box times this
     # (CSR-DCF's spatial constraint, one projection step; 0 = unconstrained, MOSSE / DSST)
     learning_rate: float = 0.02  # weight of a new frame in the running filter
     first_frame_share: float = 0.3  # share of the prompt frame's filter, kept for ever

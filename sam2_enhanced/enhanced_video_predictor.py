@@ -1,15 +1,16 @@
 """``SAM2EnhancedVideoPredictor``: SAM 2's video predictor API, plus detections, live input and
 bounded memory.
 
-Calls mirror ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (SAM 2 1.1); every call that returns
-masks returns ``(frame_idx, obj_ids, masks, detections)`` where ``masks`` are float32 logits
-``(num_objects, 1, H, W)`` at video resolution and ``detections`` a ``supervision.Detections`` in
-video pixels. Differences from SAM 2: a state is a :class:`VideoState` dataclass; outputs of
-unprompted frames are not kept once yielded (memory stays bounded); a video with no prompts is
-tracked by detection alone.
+Calls mirror ``sam2.sam2_video_predictor.SAM2VideoPredictor`` (SAM 2 1.1), with its parameter
+names (``inference_state``, ``video_path``, ``model_id``), positionally or by keyword; every call
+that returns masks returns ``(frame_idx, obj_ids, masks, detections)`` where ``masks`` are
+float32 logits ``(num_objects, 1, H, W)`` at video resolution and ``detections`` a
+``supervision.Detections`` in video pixels. Differences from SAM 2: a state is a
+:class:`VideoState` dataclass; outputs of unprompted frames are not kept once yielded (memory
+stays bounded); a video with no prompts is tracked by detection alone.
 
-The prompt calls live in :mod:`sam2_enhanced.predictor_prompts`, what is kept of a frame
-(memories, outputs) in :mod:`sam2_enhanced.predictor_memory`; both are mixins of this class.
+The prompt calls live in :mod:`sam2_enhanced.predictor.prompts`, what is kept of a frame
+(memories, outputs) in :mod:`sam2_enhanced.predictor.memory`; both are mixins of this class.
 """
 
 from __future__ import annotations
@@ -32,24 +33,25 @@ from sam2_enhanced.config import (
     TrackerConfig,
 )
 from sam2_enhanced.data.frames import EndOfStreamError, open_frames
-from sam2_enhanced.detections import add_motion_classes, detections_bytes
 from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import ObjectMotion, normalized_windows, remap_logits
 from sam2_enhanced.modeling.signal_set import SignalSet
-from sam2_enhanced.motion_policy import MotionPolicy
-from sam2_enhanced.object_windows import WindowPlanner
-from sam2_enhanced.predictor_memory import FrameMemoryMixin
-from sam2_enhanced.predictor_prompts import PromptMixin
-from sam2_enhanced.predictor_targets import TargetMixin
-from sam2_enhanced.prompt_inputs import check_frame_idx
-from sam2_enhanced.redetection import Redetector
-from sam2_enhanced.target_tracking import OnlineTargets
-from sam2_enhanced.tiled_detection import TiledDetector
-from sam2_enhanced.tracking import DetectionTracker
-from sam2_enhanced.video_state import FrameLoader, FrameResult, Output, VideoState
+from sam2_enhanced.predictor.class_names import class_names_map
+from sam2_enhanced.predictor.detections import add_motion_classes, detections_bytes
+from sam2_enhanced.predictor.memory import FrameMemoryMixin
+from sam2_enhanced.predictor.motion_policy import MotionPolicy
+from sam2_enhanced.predictor.object_windows import WindowPlanner
+from sam2_enhanced.predictor.prompt_inputs import check_frame_idx, warn_if_no_prompt_behind
+from sam2_enhanced.predictor.prompts import PromptMixin
+from sam2_enhanced.predictor.redetection import Redetector
+from sam2_enhanced.predictor.target_tracking import OnlineTargets
+from sam2_enhanced.predictor.targets import TargetMixin
+from sam2_enhanced.predictor.tiled_detection import TiledDetector
+from sam2_enhanced.predictor.tracking import DetectionTracker
+from sam2_enhanced.predictor.video_state import FrameLoader, FrameResult, Output, VideoState
 from sam2_enhanced.weights.checkpoint import load_pretrained, save_pretrained
 from sam2_enhanced.weights.components import from_components
 
@@ -101,10 +103,11 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
     # ----------------------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path | None = None, device: str | torch.device | None = None
+        cls, model_id: str | Path | None = None, device: str | torch.device | None = None
     ) -> SAM2EnhancedVideoPredictor:
-        """Load a saved predictor: the bundled default (no argument), a folder, or a Hub id."""
-        model = load_pretrained(name_or_path)
+        """Load a saved predictor: the bundled default (no argument), a folder, or a Hub id
+        (``model_id``, SAM 2's name for it)."""
+        model = load_pretrained(model_id)
         return cls(model, device=device)
 
     @classmethod
@@ -148,11 +151,17 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
     def image_size(self) -> int:
         return self.model.image_size
 
+    @property
+    def names(self) -> dict[int, str]:
+        """``class_id -> class name`` of every ``detections.class_id`` this predictor reports,
+        -1 (a prompted object no detection has matched) included: ``names[-1] == "object"``."""
+        return class_names_map(self.config.heads.num_classes)
+
     # ---------------------------------------------------------------------------------- state
     @torch.inference_mode()
     def init_state(
         self,
-        video: Any,
+        video_path: Any,
         offload_video_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         async_loading_frames: bool = False,
@@ -160,6 +169,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
         """Open a video: a folder of JPEG/PNG frames, a video file, a uint8 array (T, H, W, 3),
         a list of frames, or any iterator of frames (a live stream, read lazily).
         """
+        video = video_path
         source = open_frames(video)
         loader = FrameLoader(
             source,
@@ -188,12 +198,13 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
             motion_classifier=MotionClassifier() if tracker_cfg.classify_motion else None,
         )
 
-    def reset_state(self, state: VideoState) -> None:
+    def reset_state(self, inference_state: VideoState) -> None:
         """Remove every object, prompt, memory and track; the video stays open."""
+        state = inference_state
         state.objects.clear()
         state.cond_detections.clear()
         state.bank.clear()
-        state.tracker.reset()
+        state.tracker.reset(forget_retired=True)
         if state.motion_classifier is not None:
             state.motion_classifier.reset()
         state.last_frame_small = None
@@ -226,7 +237,7 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
     @torch.inference_mode()
     def propagate_in_video(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         start_frame_idx: int | None = None,
         max_frame_num_to_track: int | None = None,
         reverse: bool = False,
@@ -235,7 +246,14 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
 
         With no prompt at all the video is tracked by detection: masks are empty and detections
         carry persistent ``tracker_id``s. Objects may be prompted while iterating (live use).
+
+        Unlike SAM 2, an object is tracked only from its first prompt in the tracking direction
+        on: prompted on frame 0 and propagated with ``start_frame_idx=10, reverse=True``, frames
+        10..1 have no mask for it (SAM 2 tracks them from the prompt's memory), and a
+        ``UserWarning`` says so when no prompt lies at or behind ``start_frame_idx``. Start at a
+        prompted frame (the default) or prompt a frame on the tracking side.
         """
+        state = inference_state
         frame_order = self.frame_order(state, start_frame_idx, max_frame_num_to_track, reverse)
         first = next(frame_order, None)
         frame_order = itertools.chain([] if first is None else [first], frame_order)
@@ -284,12 +302,15 @@ class SAM2EnhancedVideoPredictor(PromptMixin, FrameMemoryMixin, TargetMixin):
             raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
         prompted = state.prompted_frames()
         num_frames = state.num_frames
+        given_start = start_frame_idx is not None
         if start_frame_idx is None:
             if prompted:
                 start_frame_idx = prompted[-1] if reverse else prompted[0]
             else:
                 start_frame_idx = num_frames - 1 if reverse else 0
         start = check_frame_idx(start_frame_idx, num_frames)
+        if given_start:
+            warn_if_no_prompt_behind(prompted, start, reverse)
         if reverse:
             stop = -1 if max_frame_num_to_track is None else start - max_frame_num_to_track - 1
             return iter(range(start, max(stop, -1), -1))

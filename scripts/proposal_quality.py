@@ -2,7 +2,7 @@
 
 ``python scripts/proposal_quality.py [CHECKPOINT_DIR] [--num-videos 10] [--split val]
 [--frame-stride 1] [--threads 1]``; without a folder the bundled default model is scored. The
-columns are defined in ``sam2_enhanced/evaluation/proposal_quality.py``; videos follow the
+columns are defined in ``sam2_enhanced/training/proposal_quality.py``; videos follow the
 ``data:`` section of ``--config`` (default: the 128 px training videos).
 """
 
@@ -15,8 +15,8 @@ import logging
 import torch
 
 from sam2_enhanced.data.splits import SPLITS
-from sam2_enhanced.evaluation.proposal_quality import proposal_quality
 from sam2_enhanced.training.config import load_train_config
+from sam2_enhanced.training.proposal_quality import proposal_quality
 from sam2_enhanced.weights.checkpoint import load_pretrained
 
 

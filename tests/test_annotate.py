@@ -5,16 +5,14 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from sam2_enhanced.annotate import (
-    UNKNOWN_CLASS,
+from sam2_enhanced.data.synthetic import CLASS_NAMES
+from sam2_enhanced.predictor.annotate import (
     FrameAnnotator,
     VideoWriter,
-    class_name,
-    default_class_names,
     detection_labels,
     label_map,
 )
-from sam2_enhanced.data.synthetic import CLASS_NAMES
+from sam2_enhanced.predictor.class_names import UNKNOWN_CLASS, class_name, default_class_names
 
 
 def _detections(tracker_ids=(3, 7), class_ids=(0, -1), confidences=(0.9, 0.25)):

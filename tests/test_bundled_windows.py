@@ -45,7 +45,7 @@ def test_windows_of_the_same_clip_at_four_frame_sizes_show_the_same_content():
     (4x its size) cut from the clip at 128, 320, 640 and 1280 px gives the same 224 px image up
     to resampling (mean absolute difference below 6 grey levels of 255)."""
     from sam2_enhanced.config import SearchWindowConfig
-    from sam2_enhanced.object_windows import WindowPlanner
+    from sam2_enhanced.predictor.object_windows import WindowPlanner
 
     video = generate_video(20_000_322, SyntheticVideoConfig(num_frames=1, min_object_size=12))
     planner = WindowPlanner(SearchWindowConfig(), image_size=224)

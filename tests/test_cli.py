@@ -34,6 +34,7 @@ SUMMARY_KEYS = {
     "detections",
     "objects",
     "files",
+    "classes",
 }
 
 
@@ -214,10 +215,10 @@ def test_demo(tmp_path, model_dir, capsys):
     iou = float(out.split("mean mask IoU vs ground truth: ")[1].split()[0])
     assert 0.0 <= iou <= 1.0
     assert _num_video_frames(tmp_path / "demo_input.mp4") == 3
-    assert (
-        len(list((tmp_path / "masks").glob("*.png")))
-        == json.loads((tmp_path / "summary.json").read_text())["frames"]
-    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(list((tmp_path / "masks").glob("*.png"))) == summary["frames"]
+    assert round(summary["demo"]["mean_mask_iou"], 3) == iou  # the printed number, on file
+    assert summary["demo"]["class_name"] in out and len(summary["demo"]["prompt_box_xyxy"]) == 4
 
 
 @pytest.mark.parametrize(
@@ -305,7 +306,7 @@ ARGPARSE_ERRORS = [  # argparse prints its usage line, then the error
     (["track", "{clip}", "--box", "1,2,3", "--out", "{out}"], "expected x0,y0,x1,y1"),
     (["track", "{clip}", "--box", "5,5,1,1", "--out", "{out}"], "x1 > x0"),
     (["track", "{clip}", "--points", "1,2,5", "--out", "{out}"], "label must be 0 or 1"),
-    (["track", "{clip}"], "the following arguments are required: --out"),
+    (["track", "{clip}", "--conf", "2", "--out", "{out}"], "threshold in [0, 1]"),
     (["track", "{clip}", "--out", "{out}", "--tiles", "yes"], "invalid choice: 'yes'"),
     (["eval", "sot", "--methods", "csrt", "--out", "{out}"], "one of the arguments --data"),
     (["eval", "det", "--synthetic", "1", "--out", "{out}"], "invalid choice: 'det'"),
@@ -356,6 +357,11 @@ OUR_ERRORS = [  # one line: "sam2e <command>: error: <message>"
     ),
     (["eval", "mot", "--synthetic", "0", "--out", "{out}"], "at least 1 video"),
     (["demo", "--frames", "1", "--model", "{model}", "--out", "{out}"], "--frames must be >= 2"),
+    (
+        ["track", "{clip}", "--classes", "kite", "--out", "{out}", "--model", "{model}"],
+        "--classes: unknown class 'kite'; the model's classes: 0 drone",
+    ),
+    (["track", "77", "--out", "{out}", "--model", "{model}"], "cannot open camera index 77"),
 ]
 
 
@@ -371,7 +377,7 @@ def test_bad_arguments_exit_2_without_traceback(tmp_path, clip, model_dir, capsy
 
 def test_mask_of_wrong_size_is_a_clear_error(tmp_path, clip, model_dir, capsys):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
-    assert _track(clip[1], tmp_path, model_dir, "--mask", str(tmp_path / "small.png")) == 2
+    assert _track(clip[1], tmp_path / "o", model_dir, "--mask", str(tmp_path / "small.png")) == 2
     err = capsys.readouterr().err
     assert err.startswith("sam2e track: error: mask must have the video's size 64x80")
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sam2_enhanced.box_ops import xyxy_to_cxcywh
-from sam2_enhanced.detections import DetectionBuilder
 from sam2_enhanced.modeling.detection_head import DetectionOutput
-from sam2_enhanced.tracking import DetectionTracker
+from sam2_enhanced.predictor.detections import DetectionBuilder
+from sam2_enhanced.predictor.tracking import DetectionTracker
 
 H, W = 40, 80
 

@@ -11,7 +11,7 @@ from sam2_enhanced.config import SearchWindowConfig
 from sam2_enhanced.data.clip_dataset import collate_clips
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE, MaskHeadOutput
-from sam2_enhanced.object_windows import WindowPlanner
+from sam2_enhanced.predictor.object_windows import WindowPlanner
 from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames
 from sam2_enhanced.training.config import TrainConfig
 from sam2_enhanced.training.drift_windows import DriftWindows

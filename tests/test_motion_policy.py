@@ -9,8 +9,8 @@ import torch
 
 from sam2_enhanced import build_predictor, load_config
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.motion_policy import MotionPolicy
-from sam2_enhanced.video_state import ObjectState
+from sam2_enhanced.predictor.motion_policy import MotionPolicy
+from sam2_enhanced.predictor.video_state import ObjectState
 
 
 def obj(motion_class: str, memory_frame: int | None) -> ObjectState:

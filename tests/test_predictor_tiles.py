@@ -11,7 +11,7 @@ import yaml
 
 from sam2_enhanced import SAM2EnhancedVideoPredictor, build_predictor, load_config
 from sam2_enhanced.config import DetectionTilesConfig, ModelConfig, from_dict
-from sam2_enhanced.tiled_detection import TiledDetector
+from sam2_enhanced.predictor.tiled_detection import TiledDetector
 
 H, W, T = 48, 80, 4
 TILE = 32

@@ -121,12 +121,14 @@ def test_bad_boxes_raise_before_any_state_change(predictor, video, box, error):
     assert state.objects == {}
 
 
-def test_box_outside_the_frame_is_clamped_and_tracked(predictor, video):
+def test_box_wholly_outside_the_frame_is_refused_and_partly_outside_clipped(predictor, video):
     state = predictor.init_state(video)
-    predictor.add_new_points_or_box(state, 0, 1, box=[500, 500, 520, 530])  # far outside
-    window = state.objects[1].cond_results[0].window_xyxy
-    centre = (window[:2] + window[2:]) / 2
-    assert centre.tolist() == [W, H]  # clamped onto the frame's corner
+    with pytest.raises(ValueError, match="wholly outside the 160x96 frame"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[500, 500, 520, 530])
+    assert state.objects == {}
+    with pytest.warns(UserWarning, match=r"clipped to \[150.0, 80.0, 160.0, 96.0\]"):
+        predictor.add_new_points_or_box(state, 0, 1, box=[150, 80, 170, 100])
+    assert state.objects[1].prompts[0].video_coords[:2].tolist() == [[150, 80], [160, 96]]
     outputs = list(predictor.propagate_in_video(state))
     assert len(outputs) == T
 

@@ -8,7 +8,7 @@ import torch
 
 from sam2_enhanced.build import build_model
 from sam2_enhanced.data.synthetic import SyntheticVideoConfig
-from sam2_enhanced.evaluation.proposal_quality import proposal_quality, top_overlaps
+from sam2_enhanced.training.proposal_quality import proposal_quality, top_overlaps
 
 DATA = SyntheticVideoConfig(
     height=56, width=56, num_frames=3, max_objects=2, min_object_size=8, max_object_size=20

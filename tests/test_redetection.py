@@ -9,8 +9,8 @@ import torch
 from sam2_enhanced import build_predictor, load_config
 from sam2_enhanced.config import TrackerConfig
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.redetection import Redetector, match_scores
-from sam2_enhanced.video_state import ObjectState
+from sam2_enhanced.predictor.redetection import Redetector, match_scores
+from sam2_enhanced.predictor.video_state import ObjectState
 
 EMB = np.array([1.0, 0.0, 0.0])
 

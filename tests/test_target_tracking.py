@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2_enhanced.config import TargetModelConfig
-from sam2_enhanced.target_tracking import OnlineTargets, box_mask_logits
+from sam2_enhanced.predictor.target_tracking import OnlineTargets, box_mask_logits
 
 HEIGHT, WIDTH = 120, 160
 
@@ -23,9 +23,9 @@ def frame_with(cx: float, cy: float, side: int = 6, image=None) -> torch.Tensor:
     frame = (scene() if image is None else image).clone()
     x0, y0 = round(cx - side / 2), round(cy - side / 2)
     x0c, y0c = max(x0, 0), max(y0, 0)
-    frame[:, y0c : max(y0 + side, 0), x0c : max(x0 + side, 0)] = torch.tensor(
-        [230.0, 40.0, 40.0]
-    )[:, None, None]
+    frame[:, y0c : max(y0 + side, 0), x0c : max(x0 + side, 0)] = torch.tensor([230.0, 40.0, 40.0])[
+        :, None, None
+    ]
     return frame.round().byte()
 
 
@@ -109,9 +109,7 @@ def test_fused_keeps_an_agreeing_mask_and_refuses_a_flood():
     flood = torch.tensor([0.0, 0.0, 150.0, 110.0])
     elsewhere = box_at(20, 20)
     boxes, use_network = model.choose(
-        estimate.__class__(
-            *(torch.cat([v, v, v]) for v in estimate.__dict__.values())
-        ),
+        estimate.__class__(*(torch.cat([v, v, v]) for v in estimate.__dict__.values())),
         [agreeing, flood, elsewhere],
         [target] * 3,
     )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sam2_enhanced.tracking import DetectionTracker
+from sam2_enhanced.predictor.tracking import DetectionTracker
 
 
 def make_tracker(**kwargs):

@@ -21,12 +21,12 @@ from sam2_layout import HIERA_KEYS, OfficialSam2Parts
 from transformers import Dinov2Config, Dinov2Model
 
 from sam2_enhanced import build_model, load_config
-from sam2_enhanced.weights.components import from_components
-from sam2_enhanced.weights.dinov2 import (
+from sam2_enhanced.modeling.dinov2_weights import (
     convert_dinov2_state_dict,
     load_pretrained_dinov2,
     resize_position_embeddings,
 )
+from sam2_enhanced.weights.components import from_components
 from sam2_enhanced.weights.sam2 import (
     SAM2_SLOT_OF_TIME_BUCKET,
     convert_sam2_state_dict,

@@ -5,7 +5,8 @@ video): 640x360 frames, an 11 px drone with a look-alike drone, a balloon pair a
 pair, camera pan, noise. It is written as ``demo_input.mp4`` and read back from that file like
 any user video. The first object is prompted with its ground-truth box on the first frame where
 it is visible; the written mask PNGs are compared with the generator's exact masks, and
-``strip.png`` shows six annotated frames cropped around the target.
+``strip.png`` shows six annotated frames cropped around the target. ``summary.json`` is the
+track summary plus a ``demo`` section holding ``mean_mask_iou`` (what the demo prints).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sam2_enhanced.data.synthetic import (
     generate_video,
 )
 from sam2_enhanced.data.writers import write_video_file
+from sam2_enhanced.evaluation.report import to_jsonable, write_json
 from sam2_enhanced.evaluation.vos import region_similarity
 
 DEMO_SEED = 29_000_019  # generator seed (test split): an 11 px drone with a look-alike drone
@@ -103,7 +105,7 @@ def run_demo(
     )
     iou = mean_mask_iou(Path(summary.files["masks"]), video.masks[:, 0], first, mask_value=1)
     strip = write_strip(Path(summary.files["annotated_video"]), video, first, out_dir / "strip.png")
-    return DemoResult(
+    result = DemoResult(
         input_video=input_video,
         class_name=CLASS_NAMES[int(video.class_ids[0])],
         prompt_box_xyxy=[float(v) for v in box],
@@ -111,6 +113,22 @@ def run_demo(
         track=summary,
         strip=strip,
     )
+    write_json(demo_summary(result), summary.files["summary"])
+    return result
+
+
+def demo_summary(result: DemoResult) -> dict:
+    """``summary.json`` of the demo: the track summary plus a ``demo`` section with the score
+    (``mean_mask_iou``), the prompt and the demo's own files."""
+    return to_jsonable(result.track) | {
+        "demo": {
+            "mean_mask_iou": result.mean_mask_iou,
+            "class_name": result.class_name,
+            "prompt_box_xyxy": result.prompt_box_xyxy,
+            "input_video": str(result.input_video),
+            "strip": str(result.strip),
+        }
+    }
 
 
 def write_strip(annotated: Path, video: SyntheticVideo, first: int, path: Path) -> Path:

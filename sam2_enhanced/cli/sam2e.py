@@ -19,7 +19,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,6 +28,7 @@ from sam2_enhanced.benchmark.run import main as benchmark_main
 from sam2_enhanced.cli.predictor_args import SETTING_SECTIONS, TILE_CHOICES, load_predictor
 from sam2_enhanced.cli.recall import add_recall_parser, run_recall
 from sam2_enhanced.cli.study import add_study_parser, run_memory_study
+from sam2_enhanced.cli.track_args import add_track_parser, run_track
 from sam2_enhanced.data.splits import SPLITS
 
 logger = logging.getLogger("sam2_enhanced.cli")
@@ -139,39 +139,6 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _track_parser(sub) -> None:
-    track = sub.add_parser(
-        "track",
-        help="track prompted objects (or all detections) through a video",
-        description="Track objects through VIDEO and write an annotated video, MOTChallenge "
-        "results, per-frame mask PNGs and summary.json. Each --box, --points group or --mask "
-        "is one object; with both --box and --points the i-th --points refines the i-th "
-        "--box. Without a prompt the detection-driven tracker runs.",
-    )
-    track.add_argument("video", help="video file or folder of JPEG/PNG frames")
-    track.add_argument(
-        "--box", action="append", type=parse_box, default=[], metavar="x0,y0,x1,y1",
-        help="box of one object in pixels (repeat for more objects)",
-    )  # fmt: skip
-    track.add_argument(
-        "--points", action="append", nargs="+", type=parse_point, default=[],
-        metavar="x,y[,label]", help="clicks on one object (label 1 positive, default, or 0 "
-        "negative); repeat --points for more objects",
-    )  # fmt: skip
-    track.add_argument(
-        "--mask", action="append", default=[], metavar="PNG",
-        help="mask of one object at video size (non-zero = object); repeat for more objects",
-    )  # fmt: skip
-    track.add_argument(
-        "--obj-id", action="extend", nargs="+", type=int, default=None, metavar="K",
-        help="object ids, in the order of the prompts (default 1, 2, ...)",
-    )  # fmt: skip
-    track.add_argument("--frame", type=int, default=0, help="frame of the prompts (default 0)")
-    track.add_argument("--out", required=True, help="output folder")
-    track.add_argument("--max-frames", type=int, default=None, help="track at most N frames")
-    _model_args(track)
-
-
 def _threshold_parser(sub) -> None:
     threshold = sub.add_parser(
         "threshold",
@@ -215,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _track_parser(sub)
+    add_track_parser(sub, _model_args, parse_box, parse_point)
     demo = sub.add_parser(
         "demo", help="track an object in a generated small-object clip with the bundled model"
     )
@@ -258,37 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_study_parser(sub, _model_args, positive_int, SPLITS)
     sub.add_parser("bench", help="speed and memory benchmark (see `sam2e bench --help`)")
     return parser
-
-
-def _run_track(args: argparse.Namespace) -> int:
-    from sam2_enhanced.cli.track import build_prompts, track_video
-
-    if not Path(args.video).exists():
-        raise FileNotFoundError(
-            f"video not found: {args.video}; give a video file or a folder of frames"
-        )
-    prompts = build_prompts(args.box, args.points, args.mask, args.obj_id, args.frame)
-    predictor = load_predictor(args.model, args.device, args.tiles, args.settings)
-    summary = track_video(
-        predictor,
-        args.video,
-        prompts,
-        args.out,
-        max_frames=args.max_frames,
-        model_name=args.model or "default",
-    )
-    print(
-        f"tracked {summary.frames} frames at {summary.fps:.1f} frames/s, "
-        f"{len(summary.objects)} prompted objects, {summary.detections} detections"
-    )
-    frame_hw = (summary.height, summary.width)
-    if predictor.tiles.applies_to(frame_hw):
-        num_tiles = len(predictor.tiles.tiles(frame_hw))
-        print(f"detection tiles: {num_tiles} a frame (--tiles off: faster, no tiny objects)")
-    for name, path in summary.files.items():
-        if path is not None:
-            print(f"{name}: {path}")
-    return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -384,7 +320,7 @@ def _bench_args(argv: list[str]) -> list[str] | None:
 
 
 _COMMANDS = {
-    "track": _run_track,
+    "track": lambda args: run_track(args, load_predictor),
     "demo": _run_demo,
     "eval": _run_eval,
     "threshold": _run_threshold,

@@ -3,13 +3,17 @@
 Outputs in the output folder:
 
 - ``annotated.mp4``: masks, boxes, labels (``#<tracker_id> <class name> <confidence>``) and
-  traces drawn on every tracked frame;
-- ``results.txt``: MOTChallenge result lines ``frame,id,x,y,w,h,conf,-1,-1,-1`` (1-based frame,
-  top-left ``x, y`` in pixels), one per ``detections`` row;
+  traces drawn on every tracked frame (not with ``write_video=False``, ``--no-video``);
+- ``results.txt``: MOTChallenge result lines ``frame,id,x,y,w,h,conf,-1,-1,-1,class`` (1-based
+  frame, top-left ``x, y`` in pixels, the class name last), one per ``detections`` row;
 - ``masks/00000.png`` ...: one palette PNG per tracked frame (0-based names as DAVIS), pixel
-  value ``k`` = the ``k``-th prompted object (``summary.json`` maps values to obj ids); written
-  only when objects are prompted;
+  value ``k`` = the ``k``-th prompted object (``summary.json`` maps values to obj ids), and the
+  same masks as COCO RLE in ``masks.json``; written only when objects are prompted (and not
+  with ``write_masks=False``, ``--no-masks``);
 - ``summary.json``: frames, speed, objects, detection count, model, file paths.
+
+Files of this list left by an earlier run in the folder are removed first
+(:mod:`sam2_enhanced.cli.track_outputs`).
 """
 
 from __future__ import annotations
@@ -17,15 +21,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import supervision as sv
 from PIL import Image
 from tqdm import tqdm
 
-from sam2_enhanced.annotate import FrameAnnotator, VideoWriter, default_class_names, label_map
-from sam2_enhanced.data.writers import davis_palette
+from sam2_enhanced.cli.track_outputs import TrackOutputs
 from sam2_enhanced.evaluation.report import write_json
 
 DEFAULT_FPS = 30.0  # frame rate of the annotated video when the input does not say
@@ -147,72 +150,18 @@ class TrackSummary:
     fps: float  # frames / seconds
     detections: int  # detections rows over all frames (lines of results.txt)
     objects: list[dict[str, Any]]  # per prompted object: obj_id, mask_value, prompt, frame
-    files: dict[str, str | None]  # annotated_video, results, masks, summary
+    files: dict[str, str | None]  # annotated_video, results, masks, masks_rle, summary
+    classes: list[int] | None = None  # class ids kept (--classes; None: all)
 
 
-def mot_lines(frame_idx: int, detections: sv.Detections) -> str:
-    """MOTChallenge result lines of one frame (1-based frame number, x, y, w, h pixels)."""
-    lines = []
-    for (x0, y0, x1, y1), conf, track_id in zip(
-        detections.xyxy, detections.confidence, detections.tracker_id, strict=True
-    ):
-        lines.append(
-            f"{frame_idx + 1},{int(track_id)},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
-            f"{conf:.4f},-1,-1,-1\n"
-        )
-    return "".join(lines)
-
-
-def write_label_png(labels: np.ndarray, path: Path) -> None:
-    """(H, W) uint8 labels -> palette PNG (DAVIS colours)."""
-    image = Image.fromarray(labels)  # mode "L"
-    image.putpalette(davis_palette().reshape(-1).tolist())  # mode "P", values kept
-    image.save(path)
-
-
-class TrackOutputs:
-    """The output files of one tracking run, written frame by frame (a context manager)."""
-
-    def __init__(
-        self, out_dir: Path, *, video_hw: tuple[int, int], fps: float, num_classes: int, masks: bool
-    ) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        height, width = video_hw
-        self.files = {
-            "annotated_video": out_dir / "annotated.mp4",
-            "results": out_dir / "results.txt",
-            "masks": out_dir / "masks" if masks else None,
-            "summary": out_dir / "summary.json",
-        }
-        if masks:
-            self.files["masks"].mkdir(exist_ok=True)
-        self.annotator = FrameAnnotator(default_class_names(num_classes), (width, height))
-        self.writer = VideoWriter(
-            self.files["annotated_video"], fps=fps, width=width, height=height
-        )
-        self.results: TextIO = open(self.files["results"], "w")  # noqa: SIM115 closed in close()
-        self.num_frames = 0
-        self.num_detections = 0
-
-    def add(self, frame: np.ndarray, frame_idx: int, mask_logits, detections) -> None:
-        """One tracked frame: (H, W, 3) RGB, (O, 1, H, W) logits, its detections."""
-        self.writer.write(self.annotator.annotate(frame, detections))
-        self.results.write(mot_lines(frame_idx, detections))
-        if self.files["masks"] is not None:
-            labels = label_map(mask_logits.numpy())  # (H, W)
-            write_label_png(labels, self.files["masks"] / f"{frame_idx:05d}.png")
-        self.num_frames += 1
-        self.num_detections += len(detections)
-
-    def close(self) -> None:
-        self.results.close()
-        self.writer.close()
-
-    def __enter__(self) -> TrackOutputs:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+def keep_classes(
+    detections: sv.Detections, classes: set[int] | None, obj_ids: list[int]
+) -> sv.Detections:
+    """The rows of ``classes`` (``--classes``) plus every prompted object's row; all with None."""
+    if classes is None or len(detections) == 0:
+        return detections
+    keep = np.isin(detections.class_id, sorted(classes)) | np.isin(detections.tracker_id, obj_ids)
+    return detections[keep]
 
 
 def _summary(
@@ -223,9 +172,10 @@ def _summary(
     seconds: float,
     outputs: TrackOutputs,
     prompts: list[ObjectPrompt],
+    classes: set[int] | None,
 ) -> TrackSummary:
     return TrackSummary(
-        video=str(video) if isinstance(video, str | Path) else type(video).__name__,
+        video=str(video) if isinstance(video, str | Path) else getattr(video, "name", "frames"),
         model=model_name,
         width=state.video_width,
         height=state.video_height,
@@ -240,6 +190,7 @@ def _summary(
             for k, p in enumerate(prompts, start=1)
         ],
         files={k: None if v is None else str(v) for k, v in outputs.files.items()},
+        classes=None if classes is None else sorted(classes),
     )
 
 
@@ -252,12 +203,17 @@ def track_video(
     max_frames: int | None = None,
     model_name: str = "default",
     progress: bool = True,
+    classes: set[int] | None = None,
+    write_video: bool = True,
+    write_masks: bool = True,
 ) -> TrackSummary:
     """Prompt ``prompts`` (none: detection-driven tracking), propagate forward from the earliest
     prompted frame and write the outputs listed in the module docstring into ``out_dir``.
 
     ``progress``: a frame progress bar on stderr when stderr is a terminal (none in a log file or
-    a pipe); False: never.
+    a pipe); False: never. ``classes``: report only detections of these class ids (prompted
+    objects always). ``write_video`` / ``write_masks``: False skips ``annotated.mp4`` / the
+    mask PNGs and ``masks.json``.
     """
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
@@ -274,8 +230,9 @@ def track_video(
             Path(out_dir),
             video_hw=(state.video_height, state.video_width),
             fps=source.fps or DEFAULT_FPS,
-            num_classes=predictor.config.heads.num_classes,
-            masks=bool(prompts),
+            names=predictor.names,
+            masks=bool(prompts) and write_masks,
+            video=write_video,
         )
         begin = time.perf_counter()
         frames = predictor.propagate_in_video(
@@ -284,12 +241,14 @@ def track_video(
         # disable=None: no bar when stderr is not a terminal (a log file gets no redraws)
         bar = tqdm(total=total, unit="frame", desc="tracking", disable=None if progress else True)
         with outputs, bar:
-            for frame_idx, _, mask_logits, detections in frames:
-                outputs.add(source.get(frame_idx), frame_idx, mask_logits, detections)
+            for frame_idx, obj_ids, mask_logits, detections in frames:
+                frame = source.get(frame_idx) if write_video else None
+                detections = keep_classes(detections, classes, obj_ids)
+                outputs.add(frame, frame_idx, obj_ids, mask_logits, detections)
                 bar.update(1)
         seconds = time.perf_counter() - begin
     finally:
         source.close()
-    summary = _summary(video, model_name, state, first, seconds, outputs, prompts)
+    summary = _summary(video, model_name, state, first, seconds, outputs, prompts, classes)
     write_json(summary, outputs.files["summary"])
     return summary

@@ -46,7 +46,6 @@ import numpy as np
 import supervision as sv
 from tqdm import tqdm
 
-from sam2_enhanced.annotate import label_map
 from sam2_enhanced.data.frames import iter_frames, open_frames
 from sam2_enhanced.evaluation.baselines import (
     ByteTrackBaseline,
@@ -58,6 +57,7 @@ from sam2_enhanced.evaluation.cases import CaseRef, MotCase, SotCase, VosCase
 from sam2_enhanced.evaluation.mot import MotResult, TrackSequence, evaluate_mot
 from sam2_enhanced.evaluation.sot import SotResult, evaluate_sot_sequence, failed_sot_result
 from sam2_enhanced.evaluation.vos import DavisResult, evaluate_davis, failed_davis_result
+from sam2_enhanced.predictor.annotate import label_map
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE, MaskHeadOutput
 from sam2_enhanced.modeling.search_window import ObjectMotion, fit_inside, main_component
-from sam2_enhanced.object_windows import WindowPlanner, box_in_frame
+from sam2_enhanced.predictor.object_windows import WindowPlanner, box_in_frame
 
 
 class DriftWindows:

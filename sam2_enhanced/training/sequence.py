@@ -27,7 +27,7 @@ from sam2_enhanced.modeling.sam2_base_enhanced import (
 )
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import remap_logits
-from sam2_enhanced.object_windows import WindowPlanner
+from sam2_enhanced.predictor.object_windows import WindowPlanner
 from sam2_enhanced.training.class_losses import build_class_loss
 from sam2_enhanced.training.clip_frames import ContextFrames, EncodedFrames, FrameTruth
 from sam2_enhanced.training.config import TrainConfig

@@ -5,7 +5,7 @@ its SAM-derived parts.
 parts that are new here (multi-scale neck, high-res branch, DETR decoder, detection and
 refinement heads, detection memory tokens, temporal embeddings without a SAM 2 counterpart) keep
 their initialization and need training. The key conversions live in
-:mod:`sam2_enhanced.weights.dinov2` and :mod:`sam2_enhanced.weights.sam2`.
+:mod:`sam2_enhanced.modeling.dinov2_weights` and :mod:`sam2_enhanced.weights.sam2`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sam2_enhanced.build import build_model
 from sam2_enhanced.config import ModelConfig, load_config
+from sam2_enhanced.modeling.dinov2_weights import load_dinov2_weights, read_dinov2_checkpoint
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
-from sam2_enhanced.weights.dinov2 import load_dinov2_weights, read_dinov2_checkpoint
 from sam2_enhanced.weights.sam2 import load_sam2_weights, read_sam2_checkpoint
 
 logger = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
-"""The predictor's use of the online target models (:mod:`sam2_enhanced.target_tracking`):
+"""The predictor's use of the online target models (:mod:`sam2_enhanced.predictor.target_tracking`):
 starting them from prompts, placing each object's window from them, and fusing their answer
 with the network's masks (``target_model.mode``: "network" leaves the network alone).
 
 A mixin of :class:`~sam2_enhanced.enhanced_video_predictor.SAM2EnhancedVideoPredictor`, which
-holds ``self.targets`` (:class:`~sam2_enhanced.target_tracking.OnlineTargets`), the window
+holds ``self.targets`` (:class:`~sam2_enhanced.predictor.target_tracking.OnlineTargets`), the window
 planner and the model.
 """
 
@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.object_windows import BOX_CORNER_LABELS
-from sam2_enhanced.target_tracking import BOX_LOGIT, TargetEstimate, box_mask_logits
-from sam2_enhanced.video_state import FrameResult, ObjectState, VideoState
+from sam2_enhanced.predictor.object_windows import BOX_CORNER_LABELS
+from sam2_enhanced.predictor.target_tracking import BOX_LOGIT, TargetEstimate, box_mask_logits
+from sam2_enhanced.predictor.video_state import FrameResult, ObjectState, VideoState
 
 SCORE_SLOPE = 6.0  # object score logit per unit of peak ratio above the presence threshold
 

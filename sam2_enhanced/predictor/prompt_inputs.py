@@ -8,6 +8,7 @@ before any state changes. Coordinates come in video pixels (or [0, 1] with
 from __future__ import annotations
 
 import operator
+import warnings
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,69 @@ def check_box(box: Any) -> np.ndarray:
     return array.reshape(2, 2)
 
 
+def to_video_pixels(
+    corners: np.ndarray, normalize_coords: bool, video_hw: tuple[int, int], what: str
+) -> np.ndarray:
+    """(P, 2) clicks or box corners -> video pixels, refusing or warning where the values cannot
+    be in the unit ``normalize_coords`` says.
+
+    ``normalize_coords=True`` (SAM 2's default): pixels. All values within [0, 1] on a frame of
+    more than 16 px look like fractions of the frame: a ``UserWarning`` (they would prompt a
+    corner pixel). ``normalize_coords=False``: fractions of the frame, so a value beyond
+    [-1, 2] cannot be one: ``ValueError`` (pixels passed with the wrong flag).
+    """
+    height, width = video_hw
+    if not normalize_coords:
+        if np.abs(corners - 0.5).max(initial=0.0) > 1.5:
+            raise ValueError(
+                f"{what} with normalize_coords=False must be fractions of the frame in [0, 1], "
+                f"got values up to {np.abs(corners).max():g}; for video pixels use "
+                "normalize_coords=True (the default)"
+            )
+        return corners * np.array([width, height], np.float32)
+    if len(corners) and min(height, width) > 16 and corners.min() >= 0 and corners.max() <= 1:
+        warnings.warn(
+            f"{what} {[round(v, 4) for v in corners.reshape(-1).tolist()]} all lie in [0, 1] but "
+            f"are read as video pixels of a {width}x{height} frame (one corner pixel); if they "
+            "are fractions of the frame pass normalize_coords=False",
+            UserWarning,
+            stacklevel=4,  # the caller of the (inference_mode-wrapped) prompt call
+        )
+    return corners
+
+
+def fit_box_to_frame(corners: np.ndarray, video_hw: tuple[int, int]) -> np.ndarray:
+    """(2, 2) box corners in video pixels -> clipped to the frame (``UserWarning`` when that
+    changes them); ``ValueError`` when the box lies wholly outside the frame."""
+    height, width = video_hw
+    (x0, y0), (x1, y1) = corners.tolist()
+    if x0 >= width or y0 >= height or x1 <= 0 or y1 <= 0:
+        raise ValueError(
+            f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies wholly outside the {width}x{height} "
+            f"frame (x in [0, {width}], y in [0, {height}]); give the box in pixels of this video"
+        )
+    clipped = np.clip(corners, 0, np.array([width, height], np.float32))
+    if not np.array_equal(clipped, corners):
+        warnings.warn(
+            f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] reaches outside the {width}x{height} frame; "
+            f"clipped to {[round(v, 2) for v in clipped.reshape(-1).tolist()]}",
+            UserWarning,
+            stacklevel=4,  # the caller of the (inference_mode-wrapped) prompt call
+        )
+    return clipped
+
+
+def check_points_in_frame(coords: np.ndarray, video_hw: tuple[int, int]) -> None:
+    """``ValueError`` for clicks (P, 2) in video pixels outside the frame."""
+    height, width = video_hw
+    outside = (coords < 0).any(axis=1) | (coords[:, 0] > width) | (coords[:, 1] > height)
+    if outside.any():
+        raise ValueError(
+            f"points {coords[outside].tolist()} lie outside the {width}x{height} frame (x in "
+            f"[0, {width}], y in [0, {height}]); give clicks in pixels of this video"
+        )
+
+
 def check_mask(mask: Any, video_hw: tuple[int, int]) -> Tensor:
     """A (H, W) mask at video resolution (bool or numbers, > 0.5 is inside) -> (H, W) bool."""
     if isinstance(mask, Tensor):
@@ -100,3 +164,20 @@ def check_mask(mask: Any, video_hw: tuple[int, int]) -> Tensor:
     if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"mask must be boolean or numeric, got dtype {array.dtype}")
     return torch.from_numpy(array.astype(np.float32) > 0.5)
+
+
+def warn_if_no_prompt_behind(prompted: list[int], start_frame_idx: int, reverse: bool) -> None:
+    """``UserWarning`` when prompts exist but none lies at or behind ``start_frame_idx`` in the
+    tracking direction: no object is tracked until the first prompted frame is reached."""
+    behind = [t for t in prompted if (t >= start_frame_idx if reverse else t <= start_frame_idx)]
+    if prompted and not behind:
+        side, first = ("after", max(prompted)) if reverse else ("before", min(prompted))
+        warnings.warn(
+            f"no prompt at or {side} start_frame_idx {start_frame_idx} "
+            f"({'reverse' if reverse else 'forward'}): objects are tracked only from their "
+            f"first prompt in the tracking direction, so the frames tracked before frame {first} "
+            "get no masks (SAM 2 would track them from the prompts' memory); start at a prompted "
+            f"frame or prompt a frame {side} {start_frame_idx}",
+            UserWarning,
+            stacklevel=5,  # the caller iterating propagate_in_video (inference_mode wraps it)
+        )

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from sam2_enhanced.config import TrackerConfig
-from sam2_enhanced.detections import detector_rows
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.tracking import iou_matrix
-from sam2_enhanced.video_state import ObjectState, VideoState
+from sam2_enhanced.predictor.detections import detector_rows
+from sam2_enhanced.predictor.tracking import iou_matrix
+from sam2_enhanced.predictor.video_state import ObjectState, VideoState
 
 SIDE_OF_OTHERS_IOU = 0.3  # a detection overlapping a visible object this much is that object's
 

@@ -87,11 +87,32 @@ class DetectionTracker:
         self.min_hits = min_hits
         self.tracks: list[Track] = []
         self.next_id = 1
+        # ids of prompted objects, present or removed: a new track never takes one
+        self.retired_ids: set[int] = set()
 
-    def reset(self) -> None:
-        """Forget every track (ids restart at 1)."""
+    def reset(self, *, forget_retired: bool = False) -> None:
+        """Forget every track (ids restart at 1); the retired ids stay unless ``forget_retired``."""
         self.tracks = []
         self.next_id = 1
+        if forget_retired:
+            self.retired_ids = set()
+
+    def release(self, track_id: int, reserved_ids: set[int] = frozenset()) -> None:
+        """Hand ``track_id`` to a prompted object (added or removed): a live track holding it gets
+        a new id (not in ``reserved_ids``), and no new track takes it until a reset that forgets
+        retired ids. So one number never names two objects of a video, and an id the user
+        removed does not come back on another object."""
+        self.retired_ids.add(track_id)
+        for track in self.tracks:
+            if track.track_id == track_id:
+                track.track_id = self.take_id(reserved_ids)
+
+    def take_id(self, reserved_ids: set[int] = frozenset()) -> int:
+        """The next id that is neither reserved nor retired."""
+        while self.next_id in reserved_ids or self.next_id in self.retired_ids:
+            self.next_id += 1
+        self.next_id += 1
+        return self.next_id - 1
 
     def cost(self, boxes_xyxy: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """(T, N) association cost of live tracks against detections."""
@@ -123,7 +144,8 @@ class DetectionTracker:
             boxes_xyxy: (N, 4) detection boxes in pixels.
             embeddings: (N, D) appearance embeddings (normalized here).
             class_ids: (N,) class of each detection.
-            reserved_ids: ids a new track must not take (the prompted objects' ids).
+            reserved_ids: ids a new track must not take (the prompted objects' ids; the retired
+                ids are never taken either).
             low_score: (N,) bool, rows that may only continue a confirmed track (second
                 association); None: no such rows.
         Returns:
@@ -158,10 +180,8 @@ class DetectionTracker:
         for d in range(len(boxes_xyxy)):
             if d in matched_dets or low[d]:
                 continue
-            while self.next_id in reserved_ids:
-                self.next_id += 1
             new = Track(
-                self.next_id,
+                self.take_id(reserved_ids),
                 boxes_xyxy[d],
                 np.zeros(2, np.float32),
                 embeddings[d],
@@ -170,7 +190,6 @@ class DetectionTracker:
             survivors.append(new)
             if self.min_hits <= 1:
                 ids[d] = new.track_id
-            self.next_id += 1
         self.tracks = survivors
         return ids
 

@@ -19,7 +19,7 @@ from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.detection_tiles import merge_detections, tile_boxes_to_frame, tile_grid
 from sam2_enhanced.modeling.sam2_base_enhanced import SAM2EnhancedBase
 from sam2_enhanced.modeling.search_window import crop_windows
-from sam2_enhanced.video_state import VideoState
+from sam2_enhanced.predictor.video_state import VideoState
 
 
 class TiledDetector:

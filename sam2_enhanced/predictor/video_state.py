@@ -24,14 +24,17 @@ from sam2_enhanced.modeling.memory_bank import MemoryBank
 from sam2_enhanced.modeling.motion_branch import neighbour_of
 from sam2_enhanced.modeling.motion_class import MotionClassifier
 from sam2_enhanced.modeling.search_window import ObjectMotion
-from sam2_enhanced.target_tracking import ObjectTarget
-from sam2_enhanced.tracking import DetectionTracker
+from sam2_enhanced.predictor.target_tracking import ObjectTarget
+from sam2_enhanced.predictor.tracking import DetectionTracker
 
 Output = tuple[int, list[int], Tensor, sv.Detections]
 """What every mask-returning predictor call returns: (frame_idx, obj_ids, masks (O, 1, H, W)
 float32 logits at video resolution, detections)."""
 
 SIGNIFICANCE_FRAME_SIDE = 64  # frames are compared at this size by frame significance signals
+# class_id of a prompted object no detection has matched yet: not a class index (the predictor's
+# ``names`` maps it to "object"; never index a list of class names with it)
+UNKNOWN_CLASS_ID = -1
 
 
 def tensor_bytes(*tensors: Tensor | None) -> int:
@@ -154,7 +157,7 @@ class ObjectState:
     cond_results: dict[int, FrameResult] = field(default_factory=dict)  # prompted frames' outputs
     last_result: tuple[int, FrameResult] | None = None  # newest tracked frame's output
     last_memory: Tensor | None = None  # (mem_dim, g, g) newest memory, for feature significance
-    class_id: int = -1  # class of the last detection matched to the object (-1 unknown)
+    class_id: int = UNKNOWN_CLASS_ID  # class of the last detection matched to the object
     embedding: np.ndarray | None = None  # (D,) that detection's query state (re-detection)
     motion: ObjectMotion | None = None  # last box and velocity: where its next window goes
     motion_class: str = "unknown"  # static / dynamic / unknown (tracker.classify_motion)

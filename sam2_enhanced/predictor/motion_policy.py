@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import supervision as sv
 
-from sam2_enhanced.video_state import ObjectState, VideoState
+from sam2_enhanced.predictor.video_state import ObjectState, VideoState
 
 STATIC = "static"
 

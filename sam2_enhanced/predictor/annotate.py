@@ -18,24 +18,11 @@ import av
 import numpy as np
 import supervision as sv
 
-from sam2_enhanced.data.synthetic import CLASS_NAMES
+from sam2_enhanced.predictor.class_names import UNKNOWN_CLASS_ID, class_name
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_CLASS = "object"  # label of a detection whose class is unknown (class_id -1)
 MIN_TEXT_SCALE = 0.35  # smallest OpenCV font scale that stays readable on small videos
-
-
-def default_class_names(num_classes: int) -> tuple[str, ...]:
-    """Names of a model's classes: the synthetic classes it is trained on, else ``class k``."""
-    if num_classes == len(CLASS_NAMES):
-        return tuple(CLASS_NAMES)
-    return tuple(f"class {k}" for k in range(num_classes))
-
-
-def class_name(class_id: int, class_names: Sequence[str]) -> str:
-    """``class_names[class_id]``, or :data:`UNKNOWN_CLASS` when the id is out of range."""
-    return class_names[class_id] if 0 <= class_id < len(class_names) else UNKNOWN_CLASS
 
 
 def detection_labels(detections: sv.Detections, class_names: Sequence[str]) -> list[str]:
@@ -45,7 +32,7 @@ def detection_labels(detections: sv.Detections, class_names: Sequence[str]) -> l
         parts = []
         if detections.tracker_id is not None:
             parts.append(f"#{int(detections.tracker_id[i])}")
-        class_id = -1 if detections.class_id is None else int(detections.class_id[i])
+        class_id = UNKNOWN_CLASS_ID if detections.class_id is None else int(detections.class_id[i])
         parts.append(class_name(class_id, class_names))
         if detections.confidence is not None:
             parts.append(f"{float(detections.confidence[i]):.2f}")

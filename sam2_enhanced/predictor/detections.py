@@ -5,7 +5,7 @@ object it overlaps (and that object's mask) or else of a detection-driven track 
 that overlaps a visible prompted object by ``match_iou`` but lost the one-to-one match to
 another detection is dropped, not tracked: it is a second box on that object), (2) with a
 ``low_threshold``, detector outputs between it and the threshold that continued a confirmed
-detection track (:mod:`sam2_enhanced.tracking`), and (3) visible prompted objects that no
+detection track (:mod:`sam2_enhanced.predictor.tracking`), and (3) visible prompted objects that no
 detection covered (box from the mask, confidence from the occlusion score). Coordinates are video
 pixels.
 """
@@ -20,8 +20,8 @@ from torch import Tensor
 from sam2_enhanced.box_ops import denormalize_cxcywh, masks_to_boxes_xyxy
 from sam2_enhanced.modeling.detection_head import DetectionOutput
 from sam2_enhanced.modeling.motion_class import MotionClassifier
-from sam2_enhanced.tracking import INVALID, centre_gate, iou_matrix, match_boxes
-from sam2_enhanced.video_state import FrameResult, VideoState
+from sam2_enhanced.predictor.tracking import INVALID, centre_gate, iou_matrix, match_boxes
+from sam2_enhanced.predictor.video_state import FrameResult, VideoState
 
 
 def detections_bytes(detections: sv.Detections) -> int:

@@ -3,8 +3,8 @@ SAM 2's ``add_new_points_or_box``, ``add_new_points``, ``add_new_mask``,
 ``clear_all_prompts_in_frame`` and ``remove_object``.
 
 A mixin of the predictor: the predictor holds the model, the window planner and the memory and
-output methods (:mod:`sam2_enhanced.predictor_memory`); this file holds what a prompt does to a
-:class:`~sam2_enhanced.video_state.VideoState`.
+output methods (:mod:`sam2_enhanced.predictor.memory`); this file holds what a prompt does to a
+:class:`~sam2_enhanced.predictor.video_state.VideoState`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import torch
 
 from sam2_enhanced.modeling.sam2_base_enhanced import ObjectPrompts
 from sam2_enhanced.modeling.search_window import crop_windows, to_window_coords
-from sam2_enhanced.prompt_inputs import (
+from sam2_enhanced.predictor.prompt_inputs import (
     check_box,
     check_frame_idx,
     check_mask,
     check_obj_id,
     check_points,
+    check_points_in_frame,
+    fit_box_to_frame,
+    to_video_pixels,
 )
-from sam2_enhanced.video_state import FramePrompt, ObjectState, Output, VideoState
+from sam2_enhanced.predictor.video_state import FramePrompt, ObjectState, Output, VideoState
 
 
 class PromptMixin:
@@ -32,7 +35,7 @@ class PromptMixin:
     @torch.inference_mode()
     def add_new_points_or_box(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         frame_idx: int,
         obj_id: int,
         points: Any = None,
@@ -44,10 +47,15 @@ class PromptMixin:
         """Add clicks and/or a box for ``obj_id`` on ``frame_idx`` (SAM 2 semantics).
 
         Points and box are video pixels, or [0, 1] with ``normalize_coords=False``. Labels are
-        1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``.
+        1 (positive) or 0 (negative). A box must come with ``clear_old_points=True``. A box
+        wholly outside the frame, clicks outside it, or pixel values with
+        ``normalize_coords=False`` raise ``ValueError``; a box partly outside is clipped to the
+        frame and values all in [0, 1] read as pixels are used, both with a ``UserWarning``.
         """
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
+        video_hw = (state.video_height, state.video_width)
         coords, point_labels = check_points(points, labels)
         if box is not None:
             if not clear_old_points:
@@ -55,14 +63,15 @@ class PromptMixin:
                     "cannot add a box without clearing old points, since a box must come before "
                     "any click; use clear_old_points=True"
                 )
-            coords = np.concatenate([check_box(box), coords])
+            corners = to_video_pixels(check_box(box), normalize_coords, video_hw, "box")
+            coords = np.concatenate([fit_box_to_frame(corners, video_hw), coords])
             point_labels = np.concatenate([np.array([2, 3], np.int32), point_labels])
-        if len(coords) == 0:
+        elif len(coords) == 0:
             raise ValueError("give at least one of points (with labels) or box")
-        video_hw = (state.video_height, state.video_width)
+        clicks = to_video_pixels(coords[point_labels < 2], normalize_coords, video_hw, "points")
+        check_points_in_frame(clicks, video_hw)
+        coords[point_labels < 2] = clicks
         video_coords = torch.from_numpy(coords).float()
-        if not normalize_coords:
-            video_coords = video_coords * torch.tensor([video_hw[1], video_hw[0]])
         new_labels = torch.from_numpy(point_labels)
         obj = state.objects.get(obj_id)
         old = obj.prompts.get(frame_idx) if obj is not None else None
@@ -80,7 +89,7 @@ class PromptMixin:
 
     def add_new_points(
         self,
-        state: VideoState,
+        inference_state: VideoState,
         frame_idx: int,
         obj_id: int,
         points: Any,
@@ -89,6 +98,7 @@ class PromptMixin:
         normalize_coords: bool = True,
     ) -> Output:
         """Deprecated SAM 2 alias of :meth:`add_new_points_or_box` (points only)."""
+        state = inference_state
         return self.add_new_points_or_box(
             state,
             frame_idx,
@@ -100,8 +110,11 @@ class PromptMixin:
         )
 
     @torch.inference_mode()
-    def add_new_mask(self, state: VideoState, frame_idx: int, obj_id: int, mask: Any) -> Output:
+    def add_new_mask(
+        self, inference_state: VideoState, frame_idx: int, obj_id: int, mask: Any
+    ) -> Output:
         """Use a (H, W) mask at video resolution as ``obj_id``'s prompt on ``frame_idx``."""
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
         video_hw = (state.video_height, state.video_width)
@@ -122,6 +135,8 @@ class PromptMixin:
     ) -> Output:
         """Segment one object on a prompted frame and store the result as a conditioning memory."""
         frame = state.loader.get(frame_idx)  # raises before any state change if unreadable
+        if obj_id not in state.objects:  # a detection track holding this number gives it up
+            state.tracker.release(obj_id, set(state.obj_ids) | {obj_id})
         obj = state.objects.setdefault(obj_id, ObjectState(obj_id=obj_id))
         state.bank.clear_frame(obj_id, frame_idx)
         memory = self.read_memory(state, obj_id, frame_idx)
@@ -159,9 +174,10 @@ class PromptMixin:
 
     @torch.inference_mode()
     def clear_all_prompts_in_frame(
-        self, state: VideoState, frame_idx: int, obj_id: int, need_output: bool = True
+        self, inference_state: VideoState, frame_idx: int, obj_id: int, need_output: bool = True
     ) -> Output | None:
         """Remove ``obj_id``'s prompts (and the memory made from them) on ``frame_idx``."""
+        state = inference_state
         frame_idx = check_frame_idx(frame_idx, state.num_frames)
         obj_id = check_obj_id(obj_id)
         if obj_id not in state.objects:
@@ -170,6 +186,7 @@ class PromptMixin:
         obj.prompts.pop(frame_idx, None)
         obj.cond_results.pop(frame_idx, None)
         state.bank.clear_frame(obj_id, frame_idx)
+        drop_object_rows(state, obj_id, [frame_idx])
         if not obj.prompts:
             state.bank.remove_object(obj_id)  # no prompt left: nothing to track from
         if not need_output:
@@ -178,9 +195,14 @@ class PromptMixin:
 
     @torch.inference_mode()
     def remove_object(
-        self, state: VideoState, obj_id: int, strict: bool = False, need_output: bool = True
+        self,
+        inference_state: VideoState,
+        obj_id: int,
+        strict: bool = False,
+        need_output: bool = True,
     ) -> tuple[list[int], list[Output]]:
         """Forget ``obj_id``; returns the remaining ids and the outputs of prompted frames."""
+        state = inference_state
         obj_id = check_obj_id(obj_id)
         if obj_id not in state.objects:
             if strict:
@@ -190,6 +212,22 @@ class PromptMixin:
             return state.obj_ids, []
         del state.objects[obj_id]
         state.bank.remove_object(obj_id)
+        drop_object_rows(state, obj_id, list(state.cond_detections))
+        state.tracker.release(obj_id, set(state.obj_ids))
         if not need_output:
             return state.obj_ids, []
         return state.obj_ids, [self.stored_output(state, t) for t in state.prompted_frames()]
+
+
+def drop_object_rows(state: VideoState, obj_id: int, frames: list[int]) -> None:
+    """Remove ``obj_id``'s rows from the detections kept for prompted ``frames``, and forget the
+    kept detections of a frame no object is prompted on any more."""
+    prompted = set(state.prompted_frames())
+    for frame_idx in frames:
+        detections = state.cond_detections.get(frame_idx)
+        if detections is None:
+            continue
+        if frame_idx not in prompted:
+            del state.cond_detections[frame_idx]
+        elif detections.tracker_id is not None:
+            state.cond_detections[frame_idx] = detections[detections.tracker_id != obj_id]

@@ -13,13 +13,13 @@ import supervision as sv
 import torch
 from torch import Tensor
 
-from sam2_enhanced.detections import DetectionBuilder
 from sam2_enhanced.modeling.dinov2_encoder import EncoderOutput
 from sam2_enhanced.modeling.memory_bank import MemoryItem
 from sam2_enhanced.modeling.sam_mask_head import NO_OBJ_SCORE
 from sam2_enhanced.modeling.search_window import main_component, paste_windows
-from sam2_enhanced.object_windows import box_in_frame
-from sam2_enhanced.video_state import FrameResult, ObjectState, Output, VideoState
+from sam2_enhanced.predictor.detections import DetectionBuilder
+from sam2_enhanced.predictor.object_windows import box_in_frame
+from sam2_enhanced.predictor.video_state import FrameResult, ObjectState, Output, VideoState
 
 
 class FrameMemoryMixin:
