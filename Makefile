@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format bench validate results clean
+.PHONY: setup demo test lint format bench validate results real-val long-sot clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,20 @@ results: $(STAMP)
 	$(EVAL) sot --data $(SHARED)/uav123_wakeboard10 $(SHARED)/antiuav_ir_seq5 \
 		--out $(RESULTS)/sot_shared --threads 2
 	$(EVAL) vos --data $(SHARED)/davis2016_car-shadow --out $(RESULTS)/vos_shared --threads 2
+
+# docs/architecture.md "Online target model": the ablation arms (target_model.mode), CSRT, KCF
+# and the trivial static box on the real-val table (real_val/ plus the train_real sequences of
+# sam2_enhanced/data/real_val_sequences.txt, never trained on) and on the long synthetic videos
+# (LONG_SPLIT=val for choices, test for reporting)
+REAL_VAL := $(SHARED)/real_val $(addprefix $(SHARED)/train_real/,$(shell grep -v '^\#' sam2_enhanced/data/real_val_sequences.txt))
+ARMS := ours-network,ours-target,ours-fused,csrt,kcf,static
+LONG_VIDEOS ?= 10
+LONG_SPLIT ?= test
+real-val: $(STAMP)
+	$(EVAL) sot --data $(REAL_VAL) --methods $(ARMS) --tiles off --out $(RESULTS)/sot_real_val --threads 1
+long-sot: $(STAMP)
+	$(EVAL) sot --synthetic $(LONG_VIDEOS) --long --split $(LONG_SPLIT) --methods ours,csrt,kcf,static \
+		--tiles off --out $(RESULTS)/sot_long_$(LONG_SPLIT) --threads 1
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
