@@ -67,7 +67,7 @@ LONG_SPLIT ?= test
 real-val: $(STAMP)
 	$(EVAL) sot --data $(REAL_VAL) --methods $(ARMS) --tiles off --out $(RESULTS)/sot_real_val --threads 1
 long-sot: $(STAMP)
-	$(EVAL) sot --synthetic $(LONG_VIDEOS) --long --split $(LONG_SPLIT) --methods ours,csrt,kcf,static \
+	$(EVAL) sot --synthetic $(LONG_VIDEOS) --long --split $(LONG_SPLIT) --methods ours-fused,ours-target,csrt,kcf,static \
 		--tiles off --out $(RESULTS)/sot_long_$(LONG_SPLIT) --threads 1
 
 clean:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2_enhanced.config import TargetModelConfig
-from sam2_enhanced.predictor.target_tracking import OnlineTargets, box_mask_logits
+from sam2_enhanced.predictor.target_tracking import OnlineTargets, box_mask_logits, clip_to_box
 
 HEIGHT, WIDTH = 120, 160
 
@@ -113,8 +113,8 @@ def test_fused_keeps_an_agreeing_mask_and_refuses_a_flood():
         [agreeing, flood, elsewhere],
         [target] * 3,
     )
-    assert use_network.tolist() == [True, False, False]
-    torch.testing.assert_close(boxes[0], agreeing)
+    assert use_network.tolist() == [True, False, False]  # the mask shapes the first only
+    torch.testing.assert_close(boxes[0], estimate.boxes_xyxy[0])  # placed by the filter
     torch.testing.assert_close(boxes[1], estimate.boxes_xyxy[0])  # the filter's box instead
     torch.testing.assert_close(boxes[2], estimate.boxes_xyxy[0])
 
@@ -136,6 +136,15 @@ def test_batched_estimates_equal_one_object_at_a_time():
     apart = [model.estimate(moved, [model.start(first, b)]) for b in boxes]
     torch.testing.assert_close(together.boxes_xyxy, torch.cat([a.boxes_xyxy for a in apart]))
     torch.testing.assert_close(together.psr, torch.cat([a.psr for a in apart]))
+
+
+def test_a_mask_cut_to_a_box_cannot_flood():
+    window = torch.tensor([0.0, 0.0, 64.0, 64.0])
+    flood = torch.full((1, 64, 64), 5.0)
+    clipped = clip_to_box(flood, torch.tensor([20.0, 20.0, 30.0, 30.0]), window, 1.0)
+    inside = (clipped[0] > 0).nonzero()
+    assert inside[:, 0].min() == 20 and inside[:, 0].max() == 29
+    assert (clipped[0, 40:] <= -10).all()
 
 
 def test_a_box_drawn_as_a_mask_comes_back_as_the_box():

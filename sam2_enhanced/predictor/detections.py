@@ -133,6 +133,9 @@ class DetectionBuilder:
             & binary.flatten(1).any(dim=1).numpy()
         )
         object_boxes = masks_to_boxes_xyxy(binary).numpy()  # (O, 4), NaN rows for empty masks
+        for o, result in enumerate(results):  # the target model's box where it placed one
+            if result is not None and result.reported_box_xyxy is not None and visible[o]:
+                object_boxes[o] = result.reported_box_xyxy.numpy()
         visible_idx = np.flatnonzero(visible)
         track_ids = np.full(len(boxes), -1, dtype=np.int64)
         det_object = np.full(len(boxes), -1, dtype=np.int64)  # object index covering each row

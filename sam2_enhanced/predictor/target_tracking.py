@@ -93,6 +93,19 @@ def box_centres(boxes_xyxy: Tensor) -> Tensor:
     return (boxes_xyxy[:, :2] + boxes_xyxy[:, 2:]) / 2
 
 
+def clip_to_box(
+    mask_logits: Tensor, box_xyxy: Tensor, window_xyxy: Tensor, margin: float
+) -> Tensor:
+    """(1, m, m) mask logits over a window with everything outside ``box_xyxy`` (4) grown by
+    ``margin`` about its centre set to -BOX_LOGIT or lower (a mask cannot flood past the
+    target model's box)."""
+    centre = (box_xyxy[:2] + box_xyxy[2:]) / 2
+    half = (box_xyxy[2:] - box_xyxy[:2]) * margin / 2
+    grown = torch.cat([centre - half, centre + half])
+    inside = box_mask_logits(grown, window_xyxy, mask_logits.shape[-1]).to(mask_logits) > 0
+    return torch.where(inside, mask_logits, mask_logits.clamp(max=-BOX_LOGIT))
+
+
 def box_mask_logits(box_xyxy: Tensor, window_xyxy: Tensor, size: int) -> Tensor:
     """A box (4,) drawn as (1, m, m) mask logits over a window (4,): +BOX_LOGIT at cells whose
     centre lies inside the box, -BOX_LOGIT elsewhere (bilinear pasting then puts the mask's
@@ -248,7 +261,12 @@ class OnlineTargets:
     def choose(
         self, estimate: TargetEstimate, network_boxes: list[Tensor | None], targets: list
     ) -> tuple[Tensor, Tensor]:
-        """Each object's output box and whether it is the network's mask.
+        """Each object's output box and whether the network's mask shapes it.
+
+        "target": the filter's box where present. "fused": where the filter sees the object,
+        its box, shaped by the network's mask when that mask agrees with it in place and size
+        (:meth:`agrees`; the mask is then cut to the box, :func:`clip_to_box`); where it does
+        not, the network's mask and box if they agree with the predicted centre.
 
         Args:
             estimate: this frame's :class:`TargetEstimate` for the O objects.
@@ -264,13 +282,14 @@ class OnlineTargets:
         for i, target in enumerate(targets):
             present = bool(estimate.present[i])
             network = network_boxes[i]
-            if self.cfg.mode == "fused" and network is not None:
-                reference = estimate.boxes_xyxy[i] if present else None
-                if self.agrees(network, reference, estimate.predicted_xy[i], target):
-                    boxes[i], use_network[i] = network.float(), True
-                    continue
+            reference = estimate.boxes_xyxy[i] if present else None
             if present:
                 boxes[i] = estimate.boxes_xyxy[i]
+            fused = self.cfg.mode == "fused" and network is not None
+            if fused and self.agrees(network, reference, estimate.predicted_xy[i], target):
+                use_network[i] = True
+                if not present:
+                    boxes[i] = network.float()
         return boxes, use_network
 
     def agrees(

@@ -14,9 +14,15 @@ from torch import Tensor
 
 from sam2_enhanced.modeling.search_window import ObjectMotion
 from sam2_enhanced.predictor.object_windows import BOX_CORNER_LABELS
-from sam2_enhanced.predictor.target_tracking import BOX_LOGIT, TargetEstimate, box_mask_logits
+from sam2_enhanced.predictor.target_tracking import (
+    BOX_LOGIT,
+    TargetEstimate,
+    box_mask_logits,
+    clip_to_box,
+)
 from sam2_enhanced.predictor.video_state import FrameResult, ObjectState, VideoState
 
+CLIP_MARGIN = 1.25  # a fused mask is cut to the target model's box grown by this factor
 SCORE_SLOPE = 6.0  # object score logit per unit of peak ratio above the presence threshold
 
 
@@ -88,13 +94,27 @@ class TargetMixin:
         fused, admit = [], []
         for i, result in enumerate(results):
             admit.append(bool(use_network[i] and estimate.reliable[i]))
-            if use_network[i]:
+            if use_network[i] and bool(estimate.present[i]):
+                fused.append(self.shaped_result(result, boxes[i]))
+            elif use_network[i]:
                 fused.append(result)
-                continue
-            fused.append(self.box_result(state, boxes[i], result.window_xyxy, estimate, i))
+            else:
+                fused.append(self.box_result(state, boxes[i], result.window_xyxy, estimate, i))
         learn = estimate.reliable & ~torch.isnan(boxes).any(dim=1)
         self.targets.observe(state.loader.raw(frame_idx), targets, boxes, learn)
         return fused, admit
+
+    def shaped_result(self, result: FrameResult, box_xyxy: Tensor) -> FrameResult:
+        """The network's result cut to the target model's box (grown by ``CLIP_MARGIN``),
+        reporting that box."""
+        logits = clip_to_box(result.mask_logits, box_xyxy, result.window_xyxy, CLIP_MARGIN)
+        return FrameResult(
+            mask_logits=logits,
+            object_score_logits=result.object_score_logits,
+            window_xyxy=result.window_xyxy,
+            box_xyxy=box_xyxy.clone(),
+            reported_box_xyxy=box_xyxy.clone(),
+        )
 
     def box_result(
         self, state: VideoState, box_xyxy: Tensor, window_xyxy: Tensor, estimate, index: int
@@ -116,4 +136,5 @@ class TargetMixin:
             object_score_logits=self.to_storage(state, torch.tensor([score], device=self.device)),
             window_xyxy=window_xyxy,
             box_xyxy=box_xyxy.clone() if present else None,
+            reported_box_xyxy=box_xyxy.clone() if present else None,
         )

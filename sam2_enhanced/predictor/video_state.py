@@ -146,6 +146,8 @@ class FrameResult:
     object_score_logits: Tensor  # (1,) > 0 when visible
     window_xyxy: Tensor  # (4,) the window the logits cover, video pixels (CPU)
     box_xyxy: Tensor | None = None  # (4,) video-pixel box of the mask (CPU), None when empty
+    reported_box_xyxy: Tensor | None = None  # (4,) the box its detection row reports instead
+    # of the mask's (the online target model's, which places and sizes the object)
 
 
 @dataclass
