@@ -41,7 +41,7 @@ def prompted_state(mask_xyxy):
             match_iou=0.2, embedding_weight=0.3, max_lost_frames=5, min_hits=1
         ),
     )
-    results = [SimpleNamespace(object_score_logits=torch.tensor(2.0))]
+    results = [SimpleNamespace(object_score_logits=torch.tensor(2.0), reported_box_xyxy=None)]
     return state, masks, results
 
 
