@@ -301,17 +301,24 @@ def crop_patches(frame: Tensor, windows_xyxy: Tensor, out_side: int) -> Tensor:
     """
     if len(windows_xyxy) == 0:
         return torch.zeros(0, 3, out_side, out_side)
-    image = frame.float()[None] / 255.0  # (1, 3, H, W)
+    height, width = frame.shape[-2:]
     sides = (windows_xyxy[:, 2:] - windows_xyxy[:, :2]).amax(dim=1)  # (N,)
+    steps = (torch.arange(out_side, dtype=torch.float32) + 0.5) / out_side  # (P,)
     patches = []
     for window, side in zip(windows_xyxy.float(), sides.tolist(), strict=True):
         factor = max(int(side // out_side), 1)  # integer pre-shrink against aliasing
-        source = F.avg_pool2d(image, factor, ceil_mode=True) if factor > 1 else image
-        steps = (torch.arange(out_side, dtype=torch.float32) + 0.5) / out_side  # (P,)
-        xs = window[0] + steps * (window[2] - window[0])  # (P,) video x of each sample
-        ys = window[1] + steps * (window[3] - window[1])
-        gx = (xs / factor) / (source.shape[-1]) * 2 - 1  # grid_sample's [-1, 1]
-        gy = (ys / factor) / (source.shape[-2]) * 2 - 1
+        # only the frame region under the window (plus a margin) is converted and pooled; its
+        # origin is a multiple of the pooling factor, so pooled cells match the whole frame's
+        x0 = min(max(math.floor(window[0]) - 2 * factor, 0), width - 1) // factor * factor
+        y0 = min(max(math.floor(window[1]) - 2 * factor, 0), height - 1) // factor * factor
+        x1 = max(min(math.ceil(window[2]) + 2 * factor, width), x0 + 1)
+        y1 = max(min(math.ceil(window[3]) + 2 * factor, height), y0 + 1)
+        region = frame[:, y0:y1, x0:x1].float()[None] / 255.0  # (1, 3, h, w)
+        source = F.avg_pool2d(region, factor, ceil_mode=True) if factor > 1 else region
+        xs = window[0] + steps * (window[2] - window[0]) - x0  # (P,) region x of each sample
+        ys = window[1] + steps * (window[3] - window[1]) - y0
+        gx = (xs / factor) / source.shape[-1] * 2 - 1  # grid_sample's [-1, 1]
+        gy = (ys / factor) / source.shape[-2] * 2 - 1
         grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)  # (P, P, 2)
         patches.append(
             F.grid_sample(
