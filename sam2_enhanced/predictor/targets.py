@@ -60,8 +60,9 @@ class TargetMixin:
             return None
         for obj_id in tracked:
             obj = state.objects[obj_id]
-            if obj.target is None:  # prompted while propagating: start from that prompt
-                self.restart_object(state, obj, max(t for t in obj.cond_results if t < frame_idx))
+            if obj.target is None:  # prompted while propagating: start from the nearest prompt
+                nearest = min(obj.cond_results, key=lambda t: abs(t - frame_idx))
+                self.restart_object(state, obj, nearest)
         targets = [state.objects[obj_id].target for obj_id in tracked]
         estimate = self.targets.estimate(state.loader.raw(frame_idx), targets)
         for obj_id, box, target in zip(
