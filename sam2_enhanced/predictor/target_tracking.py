@@ -42,6 +42,7 @@ from sam2_enhanced.modeling.target_model import (
 AREA_HISTORY = 10  # accepted box areas kept per object (their median is its usual size)
 BOX_LOGIT = 10.0  # mask logit inside / minus outside a box drawn as a mask
 MIN_SIZE_PX = 2.0  # smallest side an object's size estimate may shrink to
+PEAK_AREA = 0.75  # half side of a response peak's area, in object sides (PSR's exclusion)
 GRID_OFFSETS = torch.tensor(
     [[dx, dy] for dy in (-1.0, 0.0, 1.0) for dx in (-1.0, 0.0, 1.0)]
 )  # (9, 2) re-detection patch centres, in half patch sides
@@ -178,6 +179,11 @@ class OnlineTargets:
     def side(self) -> int:
         return self.cfg.template_side
 
+    @property
+    def exclude_radius(self) -> float:
+        """Half side in cells of a peak's area, left out of its sidelobe (PSR, second peak)."""
+        return PEAK_AREA * self.filter.target_cells
+
     def estimate(self, frame: Tensor, targets: list[ObjectTarget]) -> TargetEstimate:
         """Predict each object's centre (its Kalman state moves one frame on) and correct it
         with its filter's response on ``frame`` (3, H, W) uint8."""
@@ -216,7 +222,7 @@ class OnlineTargets:
         located = locate_peaks(
             self.filter.respond(filters, patches, self.support(sizes_wh[owner])),
             self.scale_penalty,
-            exclude_radius=0.75 * self.filter.target_cells,
+            exclude_radius=self.exclude_radius,
         )
         patch_scale = self.scales[located.scale_index]  # (N,)
         pixel_per_cell = sides[owner] * patch_scale * self.cfg.cell / self.side  # (N,)
@@ -253,7 +259,7 @@ class OnlineTargets:
                 self.support(torch.stack([t.size_wh for t in targets])),
             ),
             torch.ones(1),
-            exclude_radius=0.75 * self.filter.target_cells,
+            exclude_radius=self.exclude_radius,
         )
         pixel_per_cell = sides * self.cfg.cell / self.side  # (O,)
         return centres + located.offset_cells * pixel_per_cell[:, None], located
